@@ -1,0 +1,179 @@
+"""Findings: the frozen values that flow from the engine to the reporters.
+
+A finding never carries its raw secret into a report. The raw value stays in
+``Finding.secret`` (excluded from ``repr`` and from ``to_dict``) only so that a
+verifier or revoker in the same process can use it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+# Known prefixes stay visible in a redacted secret, because they tell the
+# reader which kind of key leaked without revealing any of its random part.
+_VISIBLE_PREFIXES = (
+    "sk-ant-admin01-",
+    "sk-ant-api03-",
+    "sk-svcacct-",
+    "sk-or-v1-",
+    "sk-admin-",
+    "sk-proj-",
+    "sk-None-",
+    "sk_live_",
+    "rk_live_",
+    "github_pat_",
+    "glpat-",
+    "xoxb-",
+    "xoxp-",
+    "npm_",
+    "ghp_",
+    "gho_",
+    "ghs_",
+    "ghu_",
+    "hf_",
+    "sk-",
+)
+
+
+def redact(secret: str) -> str:
+    """Return ``secret`` with all but a few characters at each end hidden.
+
+    Secrets shorter than 12 characters show nothing but their length class,
+    because a few characters of a short password are a large share of it.
+    """
+    prefix = next((p for p in _VISIBLE_PREFIXES if secret.startswith(p)), "")
+    body = secret[len(prefix) :]
+    if len(body) < 12:
+        return prefix + "*" * min(len(body), 8)
+    shown = 4 if len(body) >= 24 else 2
+    return f"{prefix}{body[:shown]}...{body[-shown:]}"
+
+
+def fingerprint(rule_id: str, secret: str) -> str:
+    """Return the content fingerprint of a secret found by a rule.
+
+    It depends only on the rule id and the secret, never on the location, so
+    moved lines, renames and rebases keep it.
+    """
+    digest = hashlib.sha256(f"{rule_id}\0{secret}".encode()).hexdigest()
+    return digest[:32]
+
+
+def secret_hash(secret: str) -> str:
+    """Return a stable hash of a secret alone, used as the verification cache key."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Verification:
+    """The answer of a token API about one key."""
+
+    status: str  # live, restricted, dead or unknown
+    reason: str
+    verifier: str | None = None
+    quota_remaining: float | None = None
+    unlimited_quota: bool | None = None
+    expires_at: int | None = None
+    checked_url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form used in reports."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One secret at one place.
+
+    ``line`` and ``column`` are 1-based and count characters of the decoded
+    text. ``path`` is None for commit and tag messages. The history fields
+    (``commit``, ``author_name``, ``author_email``, ``date``) are None outside
+    history scans.
+    """
+
+    rule_id: str
+    description: str
+    path: str | None
+    line: int
+    column: int
+    secret_redacted: str
+    fingerprint: str
+    issuer: str | None = None
+    issuer_source: str | None = None
+    snippet: str = ""
+    commit: str | None = None
+    author_name: str | None = None
+    author_email: str | None = None
+    date: str | None = None
+    ref: str | None = None
+    occurrences: int | None = None
+    context_hosts: tuple[str, ...] = ()
+    verification: Verification | None = None
+    secret: str = dataclasses.field(default="", repr=False, compare=False)
+
+    def replace(self, **changes: Any) -> Finding:
+        """Return a copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form; the raw secret is never part of it."""
+        data: dict[str, Any] = {}
+        for item in dataclasses.fields(self):
+            if item.name == "secret":
+                continue
+            value = getattr(self, item.name)
+            if isinstance(value, Verification):
+                value = value.to_dict()
+            elif isinstance(value, tuple):
+                value = list(value)
+            data[item.name] = value
+        return data
+
+
+@dataclasses.dataclass
+class Skipped:
+    """A unit that was not scanned, or not scanned completely, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclasses.dataclass
+class Summary:
+    """Counters of one run, reported on stderr and in JSON."""
+
+    files_scanned: int = 0
+    bytes_scanned: int = 0
+    skipped: list[Skipped] = dataclasses.field(default_factory=list)
+    findings: int = 0
+    duration_s: float = 0.0
+    notes: list[str] = dataclasses.field(default_factory=list)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def skip(self, path: str, reason: str) -> None:
+        """Record that ``path`` was not scanned completely, and why."""
+        self.skipped.append(Skipped(path, reason))
+
+    def skipped_by_reason(self) -> Mapping[str, int]:
+        """Return how many units were skipped for each reason."""
+        counts: dict[str, int] = {}
+        for item in self.skipped:
+            counts[item.reason] = counts.get(item.reason, 0) + 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form of the summary."""
+        data: dict[str, Any] = {
+            "files_scanned": self.files_scanned,
+            "bytes_scanned": self.bytes_scanned,
+            "skipped": [dataclasses.asdict(item) for item in self.skipped],
+            "findings": self.findings,
+            "duration_s": round(self.duration_s, 3),
+        }
+        if self.notes:
+            data["notes"] = list(self.notes)
+        data.update(self.extra)
+        return data
