@@ -1,1 +1,28 @@
-"""report package."""
+"""Reporters: one module per output format. Reporters only format."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
+from keyscan.findings import Finding, Summary
+
+# Format name to module; each module has render(findings, summary, **context).
+FORMATS = {
+    "text": "keyscan.report.text",
+    "json": "keyscan.report.json",
+}
+
+
+def render(
+    name: str, findings: Sequence[Finding], summary: Summary, **context: Any
+) -> str:
+    """Return the report of ``findings`` in format ``name``.
+
+    ``context`` carries what a format may use: ``show_secrets`` (include raw
+    secrets, only when the user asked), ``color``, ``command``.
+    """
+    module = importlib.import_module(FORMATS[name])
+    result: str = module.render(findings, summary, **context)
+    return result

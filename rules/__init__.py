@@ -1,0 +1,1 @@
+"""The built-in rule pack: TOML data files, loaded by keyscan.ruleset."""

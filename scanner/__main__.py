@@ -1,0 +1,5 @@
+"""Allow ``python -m keyscan``."""
+
+from keyscan.cli.entry import main
+
+main()

@@ -1,0 +1,78 @@
+"""Options shared by the scan commands, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from keyscan.cli.run import ScanOptions
+from keyscan.report import FORMATS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _size(value: str | None) -> int | None:
+    from keyscan.config import parse_size
+
+    return None if value is None else parse_size(value)
+
+
+def scan_options(function: F) -> F:
+    """Add the options every scan command shares to a click command."""
+    decorators = [
+        click.option(
+            "--format",
+            "format_",
+            type=click.Choice(sorted(FORMATS)),
+            default="text",
+            show_default=True,
+            help="Report format written to stdout (or to --output).",
+        ),
+        click.option(
+            "--output",
+            "-o",
+            type=click.Path(dir_okay=False, writable=True),
+            help="Write the report to this file; the terminal still gets the findings.",
+        ),
+        click.option(
+            "--config",
+            type=click.Path(dir_okay=False),
+            help="Config file to use instead of .keyscan.toml or pyproject.toml.",
+        ),
+        click.option(
+            "--max-file-size",
+            metavar="SIZE",
+            help="Skip files larger than SIZE: bytes, or a number with KiB or MiB "
+            "[default: 25MiB].",
+        ),
+        click.option(
+            "--show-secrets",
+            is_flag=True,
+            help="Print full secrets in reports. Off by default: reports redact them.",
+        ),
+        click.option(
+            "--color/--no-color",
+            default=None,
+            help="Colour the text report [default: when stdout is a terminal].",
+        ),
+        click.option(
+            "--quiet", "-q", is_flag=True, help="Print no summary line when clean."
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def make_options(params: dict[str, Any]) -> ScanOptions:
+    """Build ScanOptions from the shared parameters, removing them from ``params``."""
+    return ScanOptions(
+        format=params.pop("format_"),
+        output=params.pop("output"),
+        config=params.pop("config"),
+        max_file_size=_size(params.pop("max_file_size")),
+        show_secrets=params.pop("show_secrets"),
+        color=params.pop("color"),
+        quiet=params.pop("quiet"),
+    )

@@ -1,0 +1,429 @@
+"""The detection engine: keyword prefilter, rules on windows, entropy, allow checks.
+
+The engine turns bytes into matches. It knows rules and text; it never prints,
+never touches git, the terminal or the network.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from keyscan import text as textmod
+from keyscan.findings import fingerprint, redact
+from keyscan.ruleset import Rule, RuleSet
+
+if TYPE_CHECKING:
+    import pathspec
+
+# Characters of context searched around a keyword on long lines, before and
+# after it. Every rule's match must fit in this window around its keyword.
+_WINDOW_BEFORE = 400
+_WINDOW_AFTER = 1200
+# Multi-line rules (private keys) search this many characters after a keyword.
+_MULTILINE_AFTER = 20000
+# On binary data only precise rules run; generic assignment rules would turn
+# random bytes into noise.
+_BINARY_MIN_PRIORITY = 20
+_SNIPPET_CONTEXT = 40
+
+_ALLOW_INLINE = ("keyscan:allow", "gitleaks:allow", "pragma: allowlist secret")
+_ALLOW_NEXT_LINE = ("keyscan:allow-next-line", "pragma: allowlist nextline secret")
+# Values that are documentation, not secrets, whatever rule matched them.
+_PLACEHOLDER_MARKERS = (
+    "xxxx",
+    "****",
+    "....",
+    "<",
+    ">",
+    "${",
+    "{{",
+    "}}",
+    "$(",
+    "%(",
+    "your_",
+    "your-",
+    "yourkey",
+    "changeme",
+    "change_me",
+    "placeholder",
+    "example",
+    "redacted",
+    "replace_me",
+    "insert_",
+)
+# Names that say which gateway issued a key, searched in the whole text.
+_ISSUER_CONTEXT = (("modelstream", "ModelStream"),)
+
+
+class AllowList(NamedTuple):
+    """Secrets the user allowed in the config: regexes and fingerprints."""
+
+    regexes: tuple[str, ...] = ()
+    fingerprints: frozenset[str] = frozenset()
+
+
+class Match(NamedTuple):
+    """A secret found by a rule in one unit of text."""
+
+    rule: Rule
+    secret: str
+    offset: int
+    line: int
+    column: int
+    snippet: str
+    issuer: str | None
+    issuer_source: str | None
+    context_hosts: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"Match(rule={self.rule.id!r}, line={self.line}, column={self.column})"
+
+    @property
+    def fingerprint(self) -> str:
+        """Return the content fingerprint of this match."""
+        return fingerprint(self.rule.id, self.secret)
+
+
+class ScanResult(NamedTuple):
+    """The matches in one unit, and why it was not scanned completely, if so."""
+
+    matches: list[Match]
+    skipped_reason: str | None = None
+    encoding: str = "utf-8"
+    scanned: bool = True
+
+
+class _Candidate(NamedTuple):
+    rule: Rule
+    start: int
+    end: int
+    secret: str
+
+
+class _CompiledRule:
+    """A rule with its regexes compiled, built the first time it is needed."""
+
+    def __init__(self, rule: Rule) -> None:
+        import regex
+
+        self.rule = rule
+        self.pattern = regex.compile(rule.regex)
+        self.allow = [regex.compile(p) for p in rule.allow_regexes]
+        self.paths = _path_spec(rule.paths)
+        self.exclude_paths = _path_spec(rule.exclude_paths)
+
+
+def _path_spec(patterns: Sequence[str]) -> pathspec.PathSpec | None:
+    if not patterns:
+        return None
+    import pathspec
+
+    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+
+
+class Engine:
+    """Scan bytes with a rule set.
+
+    Rules are compiled once per process, lazily: a rule's regex is compiled
+    only when one of its keywords occurs in scanned text. Regex evaluation of
+    one unit is bounded by ``unit_timeout_s``; a unit that exceeds it keeps
+    the matches found so far and is reported as skipped with the reason.
+    """
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        allow: AllowList | None = None,
+        *,
+        unit_timeout_s: float = 10.0,
+    ) -> None:
+        self.ruleset = ruleset
+        self._rules = ruleset.rules
+        self._allow = allow or AllowList()
+        self._allow_patterns: list[Any] | None = None
+        self._unit_timeout_s = unit_timeout_s
+        self._compiled: dict[int, _CompiledRule] = {}
+        self._by_keyword: dict[str, list[int]] = {}
+        for index, rule in enumerate(self._rules):
+            for keyword in rule.keywords:
+                self._by_keyword.setdefault(keyword, []).append(index)
+        from keyscan.keywords import KeywordMatcher
+
+        self._matcher = KeywordMatcher(list(self._by_keyword))
+
+    def scan(self, data: bytes, path: str | None) -> ScanResult:
+        """Return the matches of every rule in ``data``, read from ``path``."""
+        sniffed = textmod.sniff(data)
+        if sniffed.encoding is None:
+            found = self._matcher.find_in(textmod.lower_ascii(data))
+            if not found:
+                return ScanResult([], encoding="binary" if sniffed.binary else "ascii")
+        text, encoding = textmod.decode(data, sniffed)
+        return self.scan_text(text, path, encoding=encoding)
+
+    def scan_text(
+        self, text: str, path: str | None, *, encoding: str = "utf-8"
+    ) -> ScanResult:
+        """Return the matches of every rule in decoded ``text``."""
+        lowered = textmod.lower_ascii_text(text)
+        found = self._matcher.find_in_text(lowered)
+        rule_indexes = sorted({i for k in found for i in self._by_keyword[k]})
+        binary = encoding == "binary"
+        deadline = time.monotonic() + self._unit_timeout_s
+        candidates: list[_Candidate] = []
+        skipped: str | None = None
+        for index in rule_indexes:
+            rule = self._rules[index]
+            if binary and rule.priority < _BINARY_MIN_PRIORITY:
+                continue
+            compiled = self._compiled_rule(index)
+            if not _path_applies(compiled, path):
+                continue
+            try:
+                candidates.extend(self._run_rule(compiled, text, lowered, deadline))
+            except TimeoutError:
+                skipped = (
+                    f"regex timeout after {self._unit_timeout_s:g} s in rule {rule.id}"
+                )
+                break
+        kept = _resolve_overlaps(candidates)
+        kept = [c for c in kept if not self._allowed(c, text)]
+        matches = _to_matches(kept, text)
+        return ScanResult(matches, skipped_reason=skipped, encoding=encoding)
+
+    def _compiled_rule(self, index: int) -> _CompiledRule:
+        compiled = self._compiled.get(index)
+        if compiled is None:
+            compiled = self._compiled[index] = _CompiledRule(self._rules[index])
+        return compiled
+
+    def _run_rule(
+        self, compiled: _CompiledRule, text: str, lowered: str, deadline: float
+    ) -> Iterable[_Candidate]:
+        rule = compiled.rule
+        group = rule.secret_group
+        seen: set[tuple[int, int]] = set()
+        for start, end in _windows(rule, text, lowered):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            for found in compiled.pattern.finditer(text, start, end, timeout=remaining):
+                span = found.span(group)
+                secret = found.group(group)
+                if not secret or span in seen:
+                    continue
+                seen.add(span)
+                if _secret_passes(compiled, secret):
+                    yield _Candidate(rule, span[0], span[1], secret)
+
+    def _allowed(self, candidate: _Candidate, text: str) -> bool:
+        if fingerprint(candidate.rule.id, candidate.secret) in self._allow.fingerprints:
+            return True
+        if self._allow.regexes:
+            if self._allow_patterns is None:
+                import regex
+
+                self._allow_patterns = [regex.compile(p) for p in self._allow.regexes]
+            if any(p.search(candidate.secret) for p in self._allow_patterns):
+                return True
+        return _allowed_by_comment(text, candidate.start, candidate.end)
+
+
+def _path_applies(compiled: _CompiledRule, path: str | None) -> bool:
+    if path is None:
+        return compiled.paths is None
+    if compiled.paths is not None and not compiled.paths.match_file(path):
+        return False
+    return not (compiled.exclude_paths and compiled.exclude_paths.match_file(path))
+
+
+def _windows(rule: Rule, text: str, lowered: str) -> list[tuple[int, int]]:
+    """Return the merged text windows around each keyword occurrence."""
+    after = _MULTILINE_AFTER if rule.multiline else _WINDOW_AFTER
+    windows: list[tuple[int, int]] = []
+    for keyword in rule.keywords:
+        position = lowered.find(keyword)
+        while position >= 0:
+            line_start, line_end = textmod.line_bounds(text, position)
+            start = max(line_start, position - _WINDOW_BEFORE)
+            if rule.multiline:
+                end = min(len(text), position + after)
+            else:
+                end = min(line_end, position + len(keyword) + after)
+            windows.append((start, end))
+            position = lowered.find(keyword, position + len(keyword))
+    windows.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in windows:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def shannon_entropy(value: str) -> float:
+    """Return the Shannon entropy of ``value`` in bits per character."""
+    if not value:
+        return 0.0
+    counts: dict[str, int] = {}
+    for char in value:
+        counts[char] = counts.get(char, 0) + 1
+    total = len(value)
+    return -sum(n / total * math.log2(n / total) for n in counts.values())
+
+
+def is_placeholder(secret: str) -> bool:
+    """Return True when ``secret`` reads as documentation, not as a secret."""
+    lowered = secret.lower()
+    if any(marker in lowered for marker in _PLACEHOLDER_MARKERS):
+        return True
+    core = lowered.split("-")[-1].split("_")[-1]
+    return len(core) >= 4 and len(set(core)) <= 2
+
+
+def _secret_passes(compiled: _CompiledRule, secret: str) -> bool:
+    rule = compiled.rule
+    if rule.entropy is not None and shannon_entropy(secret) < rule.entropy:
+        return False
+    lowered = secret.lower()
+    if any(word in lowered for word in rule.allow_stopwords):
+        return False
+    if any(pattern.search(secret) for pattern in compiled.allow):
+        return False
+    return not is_placeholder(secret)
+
+
+def _resolve_overlaps(candidates: list[_Candidate]) -> list[_Candidate]:
+    """Keep, of overlapping secrets, the one of the higher-priority rule.
+
+    A key matched by a specific rule is reported once, not again by a generic
+    assignment rule or a looser rule of the same family.
+    """
+    ordered = sorted(
+        candidates, key=lambda c: (-c.rule.priority, -(c.end - c.start), c.start)
+    )
+    kept: list[_Candidate] = []
+    for candidate in ordered:
+        if all(candidate.end <= k.start or candidate.start >= k.end for k in kept):
+            kept.append(candidate)
+    kept.sort(key=lambda c: c.start)
+    return kept
+
+
+def _allowed_by_comment(text: str, start: int, end: int) -> bool:
+    line_start, line_end = textmod.line_bounds(text, start)
+    _, last_line_end = textmod.line_bounds(text, max(start, end - 1))
+    lines = text[line_start:line_end]
+    if last_line_end != line_end:
+        lines += "\n" + text[textmod.line_bounds(text, end - 1)[0] : last_line_end]
+    if _has_inline_marker(lines):
+        return True
+    if line_start == 0:
+        return False
+    previous_start, previous_end = textmod.line_bounds(text, line_start - 1)
+    if text[line_start - 2 : line_start] == "\r\n":
+        previous_start, previous_end = textmod.line_bounds(text, line_start - 2)
+    previous = text[previous_start:previous_end]
+    return any(marker in previous for marker in _ALLOW_NEXT_LINE)
+
+
+def _has_inline_marker(line: str) -> bool:
+    for marker in _ALLOW_INLINE:
+        position = line.find(marker)
+        while position >= 0:
+            # keyscan:allow-next-line contains keyscan:allow; it covers the
+            # next line only, never its own.
+            if not line.startswith("-next-line", position + len(marker)):
+                return True
+            position = line.find(marker, position + 1)
+    return False
+
+
+def _to_matches(kept: list[_Candidate], text: str) -> list[Match]:
+    if not kept:
+        return []
+    issuer_context = _issuer_from_context(textmod.lower_ascii_text(text))
+    hosts: tuple[str, ...] | None = None
+    matches = []
+    for candidate in kept:
+        rule = candidate.rule
+        issuer, issuer_source = rule.issuer, "rule" if rule.issuer else None
+        if rule.verifier in ("newapi", "oneapi"):
+            if issuer_context:
+                issuer, issuer_source = issuer_context, "context"
+            else:
+                issuer_source = "default"
+        if rule.verifier and hosts is None:
+            hosts = _hosts_in(text)
+        line, column = textmod.line_column(text, candidate.start)
+        matches.append(
+            Match(
+                rule=rule,
+                secret=candidate.secret,
+                offset=candidate.start,
+                line=line,
+                column=column,
+                snippet=_snippet(text, candidate, kept),
+                issuer=issuer,
+                issuer_source=issuer_source,
+                context_hosts=hosts if rule.verifier and hosts else (),
+            )
+        )
+    return matches
+
+
+def _issuer_from_context(lowered: str) -> str | None:
+    for needle, issuer in _ISSUER_CONTEXT:
+        if needle in lowered:
+            return issuer
+    return None
+
+
+def _hosts_in(text: str) -> tuple[str, ...]:
+    """Return up to 10 distinct host names that URLs in ``text`` name."""
+    import re
+
+    hosts: list[str] = []
+    for found in re.finditer(
+        r"https?://(?:[^\s/@:]+(?::[^\s/@]*)?@)?([A-Za-z0-9.-]{1,253})", text
+    ):
+        host = found.group(1).lower().rstrip(".")
+        if host and host not in hosts:
+            hosts.append(host)
+            if len(hosts) == 10:
+                break
+    return tuple(hosts)
+
+
+def _snippet(text: str, candidate: _Candidate, kept: list[_Candidate]) -> str:
+    """Return the secret's line, cut to a short window, with secrets redacted."""
+    line_start, line_end = textmod.line_bounds(text, candidate.start)
+    start = max(line_start, candidate.start - _SNIPPET_CONTEXT)
+    end = min(line_end, candidate.end + _SNIPPET_CONTEXT)
+    if candidate.end > line_end:
+        end = line_end
+    pieces = []
+    cursor = start
+    for other in kept:
+        if other.end <= start or other.start >= end:
+            continue
+        pieces.append(text[cursor : max(cursor, other.start)])
+        pieces.append(redact(other.secret) if other.start >= start else "...")
+        cursor = max(cursor, other.end)
+    if cursor < end:
+        pieces.append(text[cursor:end])
+    body = "".join(pieces).strip()
+    prefix = "..." if start > line_start else ""
+    suffix = "..." if end < line_end else ""
+    return _printable(prefix + body + suffix)
+
+
+def _printable(value: str) -> str:
+    """Escape control characters so a snippet cannot drive the terminal."""
+    if value.isprintable():
+        return value
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in value)

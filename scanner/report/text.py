@@ -1,0 +1,139 @@
+"""The human-readable report: where each secret is and what to do next."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from keyscan.findings import Finding, Summary
+
+_BOLD = "\033[1m"
+_RED = "\033[31m"
+_YELLOW = "\033[33m"
+_RESET = "\033[0m"
+
+_ADVICE = {
+    "staged": (
+        "The commit was stopped. Remove each secret from the staged file, stage the",
+        "change again (git add), then commit. Rotate any key that was ever pushed.",
+    ),
+    "history": (
+        "Each key stays usable while it is in the history: revoke or rotate it at its",
+        "issuer first; rewriting history alone does not make a leaked key safe.",
+    ),
+}
+_DEFAULT_ADVICE = (
+    "Revoke or rotate each key at its issuer, then load it from the environment or",
+    "a secret store instead of the file.",
+)
+_ALLOW_HINT = (
+    "A false alarm? Put 'keyscan:allow' in a comment on that line, or add the",
+    "fingerprint to allow_fingerprints in .keyscan.toml.",
+)
+
+
+def render(
+    findings: Sequence[Finding],
+    summary: Summary,
+    *,
+    show_secrets: bool = False,
+    color: bool = False,
+    command: str = "scan",
+    **_: Any,
+) -> str:
+    """Return the findings as text, one block per finding, then the advice."""
+    if not findings:
+        return ""
+    paint = _painter(color)
+    blocks = [_block(f, paint, show_secrets) for f in findings]
+    advice = _ADVICE.get(command, _DEFAULT_ADVICE)
+    footer = [paint(_BOLD, "What to do:"), *("  " + line for line in advice)]
+    footer += ["  " + line for line in _ALLOW_HINT]
+    return "\n".join(blocks) + "\n" + "\n".join(footer) + "\n"
+
+
+def _painter(color: bool) -> Any:
+    def paint(style: str, value: str) -> str:
+        return f"{style}{value}{_RESET}" if color else value
+
+    return paint
+
+
+def _block(finding: Finding, paint: Any, show_secrets: bool) -> str:
+    where = _location(finding)
+    head = (
+        f"{paint(_RED, where)}  {paint(_BOLD, finding.rule_id)}  {finding.description}"
+    )
+    lines = [head]
+    if finding.snippet:
+        lines.append(f"    {finding.snippet}")
+    secret = finding.secret if show_secrets else finding.secret_redacted
+    details = [f"secret {secret}"]
+    if finding.issuer:
+        source = (
+            f" ({finding.issuer_source})" if finding.issuer_source == "default" else ""
+        )
+        details.append(f"issuer {finding.issuer}{source}")
+    details.append(f"fingerprint {finding.fingerprint}")
+    lines.append("    " + " | ".join(details))
+    if finding.commit:
+        lines.append("    " + _provenance(finding))
+    if finding.verification is not None:
+        status = finding.verification.status
+        style = _RED if status in ("live", "restricted") else _YELLOW
+        lines.append(
+            f"    key is {paint(style, status)}: {finding.verification.reason}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _location(finding: Finding) -> str:
+    if finding.path is None:
+        target = finding.ref or (finding.commit or "")[:12]
+        return f"message of {target}:{finding.line}:{finding.column}"
+    return f"{finding.path}:{finding.line}:{finding.column}"
+
+
+def _provenance(finding: Finding) -> str:
+    text = f"introduced in {(finding.commit or '')[:12]}"
+    if finding.author_name or finding.author_email:
+        text += f" by {finding.author_name} <{finding.author_email}>"
+    if finding.date:
+        text += f" on {finding.date}"
+    if finding.occurrences and finding.occurrences > 1:
+        text += f"; present in {finding.occurrences} commit/path pairs"
+    return text
+
+
+def summary_line(summary: Summary, *, color: bool = False) -> str:
+    """Return the one-line summary printed on stderr after every scan."""
+    size = _human_bytes(summary.bytes_scanned)
+    text = (
+        f"keyscan: scanned {summary.files_scanned} files ({size}) "
+        f"in {summary.duration_s:.2f} s: "
+    )
+    if summary.findings:
+        found = f"{summary.findings} secret{'s' if summary.findings != 1 else ''} found"
+        text += f"{_RED}{found}{_RESET}" if color else found
+    else:
+        text += "no secrets found"
+    reasons = summary.skipped_by_reason()
+    if reasons:
+        parts = ", ".join(
+            f"{count} {reason}" for reason, count in sorted(reasons.items())
+        )
+        text += f"; skipped {len(summary.skipped)}: {parts}"
+    if summary.files_scanned == 0:
+        text += " (nothing was scanned)"
+    lines = [text]
+    lines.extend(f"keyscan: note: {note}" for note in summary.notes)
+    return "\n".join(lines)
+
+
+def _human_bytes(count: int) -> str:
+    value = float(count)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{count} bytes"

@@ -1,0 +1,335 @@
+"""The rule schema: loading TOML rule packs into validated, frozen rules.
+
+The schema is documented in ``rules/README.md``. Regexes are compiled lazily,
+by the engine, the first time one of a rule's keywords occurs in scanned text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+from keyscan.errors import RuleError
+from keyscan.tomlcache import file_stamp, read_cached, write_cached
+
+_ID_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_TEMPLATE = re.compile(r"\{\{([A-Za-z]+):(\d{1,4})\}\}")
+_CLASSES = {
+    "alnum": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+    "hex": "0123456789abcdef",
+    "HEX": "0123456789ABCDEF",
+    "lower": "abcdefghijklmnopqrstuvwxyz",
+    "upper": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "digit": "0123456789",
+    "upperalnum": "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+    "loweralnum": "abcdefghijklmnopqrstuvwxyz0123456789",
+    "b64": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+    "b64url": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
+    "word": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_",
+}
+_KNOWN_KEYS = frozenset(
+    {
+        "id",
+        "description",
+        "regex",
+        "secret_group",
+        "keywords",
+        "entropy",
+        "priority",
+        "multiline",
+        "issuer",
+        "verifier",
+        "paths",
+        "exclude_paths",
+        "allow",
+        "examples",
+    }
+)
+
+
+class Rule(NamedTuple):
+    """One detection rule, validated; see ``rules/README.md`` for each field."""
+
+    id: str
+    description: str
+    regex: str
+    secret_group: int
+    keywords: tuple[str, ...]
+    entropy: float | None = None
+    priority: int = 50
+    multiline: bool = False
+    issuer: str | None = None
+    verifier: str | None = None
+    paths: tuple[str, ...] = ()
+    exclude_paths: tuple[str, ...] = ()
+    allow_regexes: tuple[str, ...] = ()
+    allow_stopwords: tuple[str, ...] = ()
+    examples_match: tuple[str, ...] = ()
+    examples_no_match: tuple[str, ...] = ()
+    source: str = ""
+
+
+class RuleSet:
+    """An ordered set of rules with unique ids."""
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.rules = rules
+
+    def by_id(self, rule_id: str) -> Rule:
+        """Return the rule with ``rule_id``; raise KeyError when there is none."""
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+    def digest(self) -> str:
+        """Return a hash of every rule, used to key caches of compiled data."""
+        text = repr([tuple(rule) for rule in self.rules])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def default_pack_dir() -> str:
+    """Return the folder of the installed rule pack (the package keyscan.rules)."""
+    import keyscan.rules
+
+    return os.path.dirname(keyscan.rules.__file__ or "")
+
+
+def default_pack_files() -> list[str]:
+    """Return the paths of the installed rule pack files, sorted."""
+    folder = default_pack_dir()
+    names = sorted(
+        name
+        for name in os.listdir(folder)
+        if name.endswith(".toml") and name != "verifiers.toml"
+    )
+    return [os.path.join(folder, name) for name in names]
+
+
+def load_rules(
+    files: Iterable[str],
+    *,
+    inline: Iterable[Mapping[str, Any]] = (),
+    disabled: Iterable[str] = (),
+) -> RuleSet:
+    """Load and validate rules from TOML files and inline tables.
+
+    A rule whose id repeats an earlier one replaces it, so a user's rule file
+    can override a built-in rule. Ids in ``disabled`` are dropped; an unknown
+    id there is an error, because a typo would silently keep the rule on.
+    """
+    files = list(files)
+    inline = list(inline)
+    disabled = list(disabled)
+    cache_key = _cache_key(files, inline, disabled)
+    cached = read_cached(cache_key) if cache_key else None
+    if isinstance(cached, list):
+        return RuleSet(tuple(Rule(*fields) for fields in cached))
+    ruleset = _load_rules(files, inline, disabled)
+    if cache_key:
+        write_cached(cache_key, [tuple(rule) for rule in ruleset.rules])
+    return ruleset
+
+
+def _cache_key(
+    files: list[str], inline: list[Mapping[str, Any]], disabled: list[str]
+) -> str | None:
+    # Validated rules are cached, so a warm start neither parses TOML nor
+    # compiles a regex until a keyword occurs in the scanned text.
+    try:
+        stamps = [file_stamp(path) for path in files]
+    except OSError:
+        return None  # the uncached path reports the missing file
+    fields = ",".join(Rule._fields)
+    return repr(("rules", fields, stamps, inline, disabled))
+
+
+def _load_rules(
+    files: list[str], inline: list[Mapping[str, Any]], disabled: list[str]
+) -> RuleSet:
+    from keyscan.tomlcache import load_toml, toml_decode_error
+
+    rules: dict[str, Rule] = {}
+    for path in files:
+        try:
+            data = load_toml(path)
+        except OSError as error:
+            raise RuleError(
+                f"cannot read rule file {path}: {error.strerror}",
+                "check the path in the rules setting of your config",
+            ) from error
+        except toml_decode_error() as error:
+            raise RuleError(f"invalid TOML in rule file {path}: {error}") from error
+        for table in _rule_tables(data, path):
+            rule = parse_rule(table, path)
+            rules[rule.id] = rule
+    for table in inline:
+        rule = parse_rule(table, "config")
+        rules[rule.id] = rule
+    for rule_id in disabled:
+        if rules.pop(rule_id, None) is None:
+            raise RuleError(
+                f"disable_rules names an unknown rule id: {rule_id!r}",
+                "run 'keyscan rules' to list the rule ids",
+            )
+    return RuleSet(tuple(rules.values()))
+
+
+def load_default_rules() -> RuleSet:
+    """Load the installed rule pack."""
+    return load_rules(default_pack_files())
+
+
+def _rule_tables(data: Mapping[str, Any], path: str) -> list[Mapping[str, Any]]:
+    tables = data.get("rules", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise RuleError(f"{path}: 'rules' must be an array of tables ([[rules]])")
+    unknown = set(data) - {"rules", "title", "description"}
+    if unknown:
+        raise RuleError(f"{path}: unknown top-level keys: {', '.join(sorted(unknown))}")
+    return tables
+
+
+def parse_rule(table: Mapping[str, Any], source: str) -> Rule:
+    """Validate one rule table and return it as a Rule."""
+    rule_id = table.get("id")
+    where = f"{source}: rule {rule_id!r}"
+    if not isinstance(rule_id, str) or not _ID_PATTERN.fullmatch(rule_id):
+        raise RuleError(
+            f"{source}: rule id {rule_id!r} is invalid",
+            "use lowercase words joined by dashes, such as 'openai-api-key'",
+        )
+    unknown = set(table) - _KNOWN_KEYS
+    if unknown:
+        raise RuleError(
+            f"{where}: unknown keys {', '.join(sorted(unknown))}",
+            "see rules/README.md for the rule schema",
+        )
+    regex_text = _require_str(table, "regex", where)
+    groups = _check_regex(regex_text, where)
+    secret_group = _get(table, "secret_group", int, 1 if groups else 0, where)
+    if not 0 <= secret_group <= groups:
+        raise RuleError(f"{where}: secret_group {secret_group} exceeds {groups}")
+    allow = _get(table, "allow", dict, {}, where)
+    examples = _get(table, "examples", dict, {}, where)
+    return Rule(
+        id=rule_id,
+        description=_require_str(table, "description", where),
+        regex=regex_text,
+        secret_group=secret_group,
+        keywords=_keywords(table, where),
+        entropy=_entropy(table, where),
+        priority=_get(table, "priority", int, 50, where),
+        multiline=_get(table, "multiline", bool, False, where),
+        issuer=_get(table, "issuer", str, None, where),
+        verifier=_get(table, "verifier", str, None, where),
+        paths=_str_tuple(table, "paths", where),
+        exclude_paths=_str_tuple(table, "exclude_paths", where),
+        allow_regexes=_allow_regexes(allow, where),
+        allow_stopwords=tuple(s.lower() for s in _str_tuple(allow, "stopwords", where)),
+        examples_match=_render_examples(examples, "match", rule_id, where),
+        examples_no_match=_render_examples(examples, "no_match", rule_id, where),
+        source=source,
+    )
+
+
+def _get(
+    table: Mapping[str, Any], key: str, kind: type, default: Any, where: str
+) -> Any:
+    value = table.get(key, default)
+    if value is default:
+        return value
+    # bool is a subclass of int, so an int field must reject it explicitly.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise RuleError(
+            f"{where}: {key} must be of type {kind.__name__}, not {value!r}"
+        )
+    return value
+
+
+def _require_str(table: Mapping[str, Any], key: str, where: str) -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value:
+        raise RuleError(f"{where}: missing or empty {key}")
+    return value
+
+
+def _str_tuple(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RuleError(f"{where}: {key} must be a list of strings")
+    return tuple(value)
+
+
+def _keywords(table: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    keywords = _str_tuple(table, "keywords", where)
+    if not keywords or not all(keywords):
+        raise RuleError(
+            f"{where}: keywords must list at least one non-empty string",
+            "a rule without keywords would run on every file and slow every scan",
+        )
+    if any(not k.isascii() for k in keywords):
+        raise RuleError(f"{where}: keywords must be ASCII")
+    return tuple(k.lower() for k in keywords)
+
+
+def _entropy(table: Mapping[str, Any], where: str) -> float | None:
+    value = table.get("entropy")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise RuleError(f"{where}: entropy must be a non-negative number")
+    return float(value)
+
+
+def _check_regex(text: str, where: str) -> int:
+    import regex
+
+    try:
+        return int(regex.compile(text).groups)
+    except regex.error as error:
+        raise RuleError(f"{where}: invalid regex: {error}") from error
+
+
+def _allow_regexes(allow: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    unknown = set(allow) - {"regexes", "stopwords"}
+    if unknown:
+        raise RuleError(f"{where}: unknown keys in allow: {', '.join(sorted(unknown))}")
+    patterns = _str_tuple(allow, "regexes", where)
+    for pattern in patterns:
+        _check_regex(pattern, f"{where} allow regex")
+    return patterns
+
+
+def _render_examples(
+    examples: Mapping[str, Any], key: str, rule_id: str, where: str
+) -> tuple[str, ...]:
+    texts = _str_tuple(examples, key, where)
+    return tuple(
+        render_template(text, f"{rule_id}/{key}/{i}") for i, text in enumerate(texts)
+    )
+
+
+def render_template(text: str, seed: str) -> str:
+    """Expand ``{{CLASS:N}}`` placeholders with characters drawn from CLASS.
+
+    The draw is seeded by ``seed``, so each example renders the same on every
+    run and machine.
+    """
+    import random
+
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not a secret
+
+    def expand(match: re.Match[str]) -> str:
+        alphabet = _CLASSES.get(match.group(1))
+        if alphabet is None:
+            raise RuleError(
+                f"unknown template class {match.group(1)!r} in example {seed}",
+                f"use one of: {', '.join(sorted(_CLASSES))}",
+            )
+        return "".join(rng.choice(alphabet) for _ in range(int(match.group(2))))
+
+    return _TEMPLATE.sub(expand, text)

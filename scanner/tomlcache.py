@@ -1,0 +1,102 @@
+"""Read TOML files through a small on-disk cache.
+
+Parsing TOML costs more than the whole scan of a typical commit (the tomllib
+import alone is about 20 ms on a slow machine), so the parsed data is stored
+with ``marshal`` under the user's cache directory, keyed by the file's path,
+size and modification time. A stale or unreadable cache entry is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+from typing import Any
+
+_CACHE_VERSION = b"1"
+
+
+def cache_dir() -> str:
+    """Return keyscan's cache directory (``KEYSCAN_CACHE_DIR`` overrides it)."""
+    explicit = os.environ.get("KEYSCAN_CACHE_DIR")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    return os.path.join(base, "keyscan")
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """Parse TOML text with tomllib (or tomli on Python 3.10)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.loads(text)
+
+
+def toml_decode_error() -> type[Exception]:
+    """Return the exception class that ``parse_toml`` raises on bad input."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.TOMLDecodeError
+
+
+def load_toml(path: str) -> dict[str, Any]:
+    """Return the parsed content of the TOML file at ``path``, cached.
+
+    Raises OSError when the file cannot be read and the TOML decode error of
+    ``toml_decode_error()`` when it is not valid TOML.
+    """
+    key = "toml\0" + file_stamp(path)
+    cached = read_cached(key)
+    if isinstance(cached, dict):
+        return cached
+    with open(path, encoding="utf-8") as handle:
+        data = parse_toml(handle.read())
+    write_cached(key, data)
+    return data
+
+
+def file_stamp(path: str) -> str:
+    """Return a string that changes whenever the file at ``path`` changes.
+
+    Raises OSError when the file does not exist.
+    """
+    stat = os.stat(path)
+    return f"{os.path.abspath(path)}\0{stat.st_size}\0{stat.st_mtime_ns}"
+
+
+def _entry_path(key: str) -> str:
+    name = hashlib.sha256(_CACHE_VERSION + key.encode()).hexdigest()[:32]
+    return os.path.join(cache_dir(), name + ".marshal")
+
+
+def read_cached(key: str) -> Any:
+    """Return the value stored under ``key``, or None when there is none."""
+    try:
+        with open(_entry_path(key), "rb") as handle:
+            # The cache folder is the user's own; marshal reads only plain values.
+            return marshal.load(handle)  # noqa: S302
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+
+
+def write_cached(key: str, data: Any) -> None:
+    """Store ``data`` (plain values only) under ``key``; failures are ignored."""
+    entry = _entry_path(key)
+    try:
+        payload = marshal.dumps(data)
+    except ValueError:
+        return  # datetime values cannot be marshalled; such files are re-parsed
+    try:
+        os.makedirs(os.path.dirname(entry), exist_ok=True)
+        temporary = f"{entry}.{os.getpid()}.tmp"
+        with open(temporary, "wb") as handle:
+            handle.write(payload)
+        os.replace(temporary, entry)
+    except OSError:
+        pass  # a read-only home only costs the parse next time
