@@ -116,12 +116,12 @@ class _CompiledRule:
         self.exclude_paths = _path_spec(rule.exclude_paths)
 
 
-def _path_spec(patterns: Sequence[str]) -> pathspec.PathSpec | None:
+def _path_spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
     if not patterns:
         return None
     import pathspec
 
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 class Engine:

@@ -16,7 +16,7 @@ from keyscan.errors import RuleError
 from keyscan.tomlcache import file_stamp, read_cached, write_cached
 
 _ID_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_TEMPLATE = re.compile(r"\{\{([A-Za-z]+):(\d{1,4})\}\}")
+_TEMPLATE = re.compile(r"\{\{([A-Za-z][A-Za-z0-9]*):(\d{1,4})\}\}")
 _CLASSES = {
     "alnum": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
     "hex": "0123456789abcdef",
@@ -140,7 +140,9 @@ def _cache_key(
     # Validated rules are cached, so a warm start neither parses TOML nor
     # compiles a regex until a keyword occurs in the scanned text.
     try:
-        stamps = [file_stamp(path) for path in files]
+        # The loader's own file is part of the key, so a new keyscan version
+        # never reads rules validated by an older one.
+        stamps = [file_stamp(path) for path in [__file__, *files]]
     except OSError:
         return None  # the uncached path reports the missing file
     fields = ",".join(Rule._fields)

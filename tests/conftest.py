@@ -81,7 +81,9 @@ class Result:
         return json.loads(self.stdout)
 
     def __repr__(self) -> str:
-        return f"Result(code={self.code}, stdout={self.stdout!r}, stderr={self.stderr!r})"
+        return (
+            f"Result(code={self.code}, stdout={self.stdout!r}, stderr={self.stderr!r})"
+        )
 
 
 @pytest.fixture
@@ -101,10 +103,18 @@ def isolated_environment(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
     """Keep the user's git config and keyscan cache out of every test."""
-    monkeypatch.setenv("KEYSCAN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv(
+        "KEYSCAN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache")
+    )
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in ("GIT_INDEX_FILE", "GIT_DIR", "GIT_WORK_TREE", "NO_COLOR", "FORCE_COLOR"):
+    for name in (
+        "GIT_INDEX_FILE",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "NO_COLOR",
+        "FORCE_COLOR",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield
 

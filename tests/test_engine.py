@@ -23,7 +23,9 @@ def _found(data: bytes, path: str = "file.txt") -> list[tuple[int, int, str]]:
 )
 def test_line_endings_count_lines(ending: str, name: str, keys: KeyGen) -> None:
     key = keys.gateway()
-    text = ending.join(["[llm]", "provider = x", f"api_key = {key}", "timeout = 30", ""])
+    text = ending.join(
+        ["[llm]", "provider = x", f"api_key = {key}", "timeout = 30", ""]
+    )
     assert _found(text.encode()) == [(3, 11, key)]
 
 
@@ -54,7 +56,9 @@ def test_shift_jis_text_is_decoded(keys: KeyGen) -> None:
 
 def test_ansi_escapes_do_not_make_binary(keys: KeyGen) -> None:
     key = keys.openai_project()
-    data = f"\x1b[0;32m[ok]\x1b[0m done\n\x1b[0;33m[env]\x1b[0m export K={key}\n".encode()
+    data = (
+        f"\x1b[0;32m[ok]\x1b[0m done\n\x1b[0;33m[env]\x1b[0m export K={key}\n".encode()
+    )
     assert _found(data, "ci.log") == [(2, 27, key)]
 
 
@@ -158,7 +162,9 @@ def test_config_allow_list(keys: KeyGen) -> None:
 
 
 def test_lockfile_integrity_is_not_a_key(keys: KeyGen) -> None:
-    digest = keys.chars("abcdefghijkLMNOP0123456789+/", 30) + "AKIAQWERTY23456ABCDE" + "Jzy"
+    digest = (
+        keys.chars("abcdefghijkLMNOP0123456789+/", 30) + "AKIAQWERTY23456ABCDE" + "Jzy"
+    )
     digest += keys.chars("abcdef0123456789", 35) + "=="
     text = f'      "integrity": "sha512-{digest}"\n'
     assert _found(text.encode(), "package-lock.json") == []

@@ -118,7 +118,9 @@ def test_deepseek_key_in_context(keys: KeyGen) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        pytest.param('api_key = "sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"', id="x"),
+        pytest.param(
+            'api_key = "sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"', id="x"
+        ),
         pytest.param('OPENAI_API_KEY="<your-key>"', id="angle"),
         pytest.param("password: ${DB_PASSWORD}", id="env-var"),
         pytest.param("api_key = os.environ['OPENAI_API_KEY']", id="environ"),

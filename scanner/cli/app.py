@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+
 from keyscan import __version__
 from keyscan.cli.options import make_options, scan_options
 

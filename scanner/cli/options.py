@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+
 from keyscan.cli.run import ScanOptions
 from keyscan.report import FORMATS
 

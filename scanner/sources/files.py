@@ -51,12 +51,12 @@ def display_path(full: str) -> str:
     return relative.replace(os.sep, "/")
 
 
-def _exclude_spec(patterns: Sequence[str]) -> pathspec.PathSpec | None:
+def _exclude_spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
     if not patterns:
         return None
     import pathspec
 
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 def _expand(given: str, summary: Summary) -> Iterator[str]:

@@ -50,8 +50,11 @@ def iter_staged(
         entries = _index_entries(cwd, paths)
         _note_missing(cwd, paths, entries, summary)
     else:
+        # ls-files runs first: outside a repository it fails with a clear
+        # message, while git diff would fall back to comparing plain files.
+        entries = _index_entries(cwd, [])
         changed = set(staged_changes(cwd))
-        entries = [e for e in _index_entries(cwd, []) if e.path in changed]
+        entries = [e for e in entries if e.path in changed]
     yield from _read_entries(cwd, entries, summary, max_file_size)
 
 

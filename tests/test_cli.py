@@ -1,0 +1,248 @@
+"""The command line: exit codes, errors, the JSON contract and redaction."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keyscan.cli.entry import parse_fast_staged
+from keyscan.errors import ExitCode
+from keyscan.report import FORMATS
+from tests.conftest import Repo
+from tests.keygen import KeyGen
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+FINDING_FIELDS = {
+    "rule_id",
+    "description",
+    "path",
+    "line",
+    "column",
+    "secret_redacted",
+    "fingerprint",
+    "issuer",
+    "commit",
+    "author_name",
+    "author_email",
+    "date",
+}
+SUMMARY_FIELDS = {"files_scanned", "bytes_scanned", "skipped", "findings", "duration_s"}
+
+
+def test_exit_codes_match_readme() -> None:
+    text = README.read_text(encoding="utf-8")
+    table = dict(re.findall(r"^\| `(\d)` \| (\w+) \|", text, flags=re.MULTILINE))
+    assert {int(code): name for code, name in table.items()} == {
+        code.value: code.name.lower() for code in ExitCode
+    }
+
+
+def test_scan_clean_folder_exits_zero(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.CLEAN
+    assert "scanned 1 files" in result.stderr
+
+
+def test_scan_finding_exits_one(tmp_path: Path, keys: KeyGen, run_keyscan: Any) -> None:
+    (tmp_path / "a.py").write_text(f'KEY = "{keys.gateway()}"\n')
+    result = run_keyscan(["scan", "--format", "json"], tmp_path)
+    assert result.code == ExitCode.FINDINGS
+    document = result.json()
+    assert set(document["findings"][0]) >= FINDING_FIELDS
+    assert set(document["summary"]) >= SUMMARY_FIELDS
+    finding = document["findings"][0]
+    assert finding["commit"] is None
+    assert finding["author_name"] is None
+    assert (finding["path"], finding["line"], finding["column"]) == ("a.py", 1, 8)
+
+
+def test_scan_missing_path_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
+    result = run_keyscan(["scan", "no-such-dir"], tmp_path)
+    assert result.code == ExitCode.ERROR
+    assert "path not found: no-such-dir" in result.stderr
+
+
+def test_scan_unknown_option_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
+    result = run_keyscan(["scan", "--formt", "json"], tmp_path)
+    assert result.code == ExitCode.ERROR
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param("exclude = 'x'\n", "'exclude' must be a list", id="type"),
+        pytest.param("excludes = []\n", "unknown keyscan setting 'excludes'", id="key"),
+        pytest.param("exclude = [\n", "invalid TOML", id="syntax"),
+        pytest.param("disable_rules = ['nope']\n", "unknown rule id", id="rule-id"),
+        pytest.param("max_file_size = 'big'\n", "invalid size", id="size"),
+    ],
+)
+def test_invalid_config_exits_two(
+    tmp_path: Path, run_keyscan: Any, content: str, message: str
+) -> None:
+    (tmp_path / ".keyscan.toml").write_text(content)
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR
+    assert message in result.stderr
+    assert result.stderr.count("\n") <= 2
+
+
+def test_invalid_rule_file_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / "extra.toml").write_text(
+        "[[rules]]\nid = 'Bad Id'\ndescription = 'x'\nregex = 'x'\nkeywords = ['x']\n"
+    )
+    (tmp_path / ".keyscan.toml").write_text("rule_files = ['extra.toml']\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR
+    assert "rule id 'Bad Id' is invalid" in result.stderr
+
+
+def test_missing_config_file_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
+    result = run_keyscan(["scan", "--config", "nope.toml", "."], tmp_path)
+    assert result.code == ExitCode.ERROR
+    assert "config file not found: nope.toml" in result.stderr
+
+
+def test_config_excludes_and_extra_rule(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "x.env").write_text("ACME=acme_0123456789abcdef\n")
+    (tmp_path / "app.env").write_text("ACME=acme_0123456789abcdef\n")
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.keyscan]\nexclude = ['vendor/']\n"
+        "[[tool.keyscan.rules]]\nid = 'acme-token'\ndescription = 'Acme token'\n"
+        "regex = '(acme_[0-9a-f]{16})'\nkeywords = ['acme_']\n"
+    )
+    result = run_keyscan(["scan", "--format", "json"], tmp_path)
+    assert result.code == ExitCode.FINDINGS, result
+    assert [(f["path"], f["rule_id"]) for f in result.json()["findings"]] == [
+        ("app.env", "acme-token")
+    ]
+
+
+def test_gitignored_files_are_skipped(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    repo.write(".gitignore", "secrets.env\n")
+    repo.write("secrets.env", f"KEY={keys.gateway()}\n")
+    repo.write("app.env", f"KEY={keys.gateway()}\n")
+    result = run_keyscan(["scan", "--format", "json"], repo.path)
+    assert [f["path"] for f in result.json()["findings"]] == ["app.env"]
+
+
+def test_oversized_file_is_skipped_with_note(
+    tmp_path: Path, keys: KeyGen, run_keyscan: Any
+) -> None:
+    (tmp_path / "big.txt").write_text(f"KEY={keys.gateway()}\n" + "x" * 5000)
+    result = run_keyscan(
+        ["scan", "--max-file-size", "1KiB", "--format", "json"], tmp_path
+    )
+    assert result.code == ExitCode.CLEAN
+    skipped = result.json()["summary"]["skipped"]
+    assert skipped[0]["path"] == "big.txt"
+    assert "over the size limit" in skipped[0]["reason"]
+    assert "skipped 1" in result.stderr
+
+
+def test_fingerprint_survives_moving_lines(
+    tmp_path: Path, keys: KeyGen, run_keyscan: Any
+) -> None:
+    key = keys.gateway()
+    (tmp_path / "a.env").write_text(f"KEY={key}\n")
+    first = run_keyscan(["scan", "--format", "json"], tmp_path).json()["findings"][0]
+    (tmp_path / "a.env").write_text(f"# moved\n\n   OTHER_NAME={key}\n")
+    second = run_keyscan(["scan", "--format", "json"], tmp_path).json()["findings"][0]
+    assert first["fingerprint"] == second["fingerprint"]
+    assert first["line"] != second["line"]
+
+
+@pytest.mark.parametrize("report_format", sorted(FORMATS))
+def test_no_format_prints_full_secret(
+    tmp_path: Path, keys: KeyGen, run_keyscan: Any, report_format: str
+) -> None:
+    planted = [keys.gateway(), keys.anthropic(), keys.github(), keys.openrouter()]
+    (tmp_path / "a.env").write_text(
+        "".join(f"K{i}={k}\n" for i, k in enumerate(planted))
+    )
+    output = tmp_path / "report.out"
+    result = run_keyscan(["scan", "--format", report_format, "."], tmp_path)
+    to_file = run_keyscan(
+        ["scan", "--format", report_format, "-o", str(output)], tmp_path
+    )
+    assert result.code == ExitCode.FINDINGS
+    for text in (result.stdout, result.stderr, to_file.stderr, output.read_text()):
+        for key in planted:
+            assert key not in text
+            assert key[10:-6] not in text
+
+
+def test_show_secrets_prints_them(
+    tmp_path: Path, keys: KeyGen, run_keyscan: Any
+) -> None:
+    key = keys.gateway()
+    (tmp_path / "a.env").write_text(f"KEY={key}\n")
+    result = run_keyscan(["scan", "--show-secrets", "--format", "json"], tmp_path)
+    assert result.json()["findings"][0]["secret"] == key
+
+
+def test_output_file_keeps_terminal_summary(
+    tmp_path: Path, keys: KeyGen, run_keyscan: Any
+) -> None:
+    (tmp_path / "a.env").write_text(f"KEY={keys.gateway()}\n")
+    result = run_keyscan(
+        ["scan", "--format", "json", "-o", "r.json", "a.env"], tmp_path
+    )
+    assert result.stdout == ""
+    assert "1 secret found" in result.stderr
+    assert "a.env:1:5" in result.stderr
+    assert '"findings"' in (tmp_path / "r.json").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["staged"], ([], {})),
+        (["staged", "a.py", "--format=json"], (["a.py"], {"format": "json"})),
+        (["staged", "-q", "--", "-x"], (["-x"], {"quiet": True})),
+        (["staged", "--format", "sarif"], None),
+        (["staged", "--help"], None),
+        (["staged", "--config"], None),
+        (["scan"], None),
+    ],
+)
+def test_fast_path_parses_hook_lines(args: list[str], expected: object) -> None:
+    assert parse_fast_staged(args) == expected
+
+
+def test_fast_path_avoids_heavy_imports(repo: Repo) -> None:
+    import subprocess
+    import sys
+
+    repo.write("a.py", "x = 1\n")
+    repo.add()
+    code = (
+        "import sys\nfrom keyscan.cli.entry import main\n"
+        "try:\n    main(['staged', '-q'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('click', 'json', 'git', 'http', 'urllib.request',"
+        " 'tomllib', 'logging') if m in sys.modules))\n"
+    )
+    for _ in range(2):  # the first run fills the rule cache
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=repo.path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_ci_runs_readme_test_command() -> None:
+    readme = README.read_text(encoding="utf-8")
+    commands = re.findall(r"^python3 -m venv .*$", readme, flags=re.MULTILINE)
+    ci_script = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert len(commands) == 2
+    assert commands[1] in ci_script.splitlines()
