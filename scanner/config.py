@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from keyscan.errors import ConfigError
 
 DEFAULT_MAX_FILE_SIZE = 25 * 1024 * 1024
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(|b|kb|kib|mb|mib|gb|gib)\s*", re.IGNORECASE)
+_SIZE = r"\s*(\d+(?:\.\d+)?)\s*(|b|kb|kib|mb|mib|gb|gib)\s*"
 _UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20}
 _UNITS.update({"gb": 10**9, "gib": 2**30})
 # Sections owned by the verification, revocation and CI features; they are
@@ -175,7 +175,7 @@ def parse_size(value: object, path: str = "--max-file-size") -> int:
     """Return a size such as ``25MiB``, ``500 kB`` or ``1048576`` in bytes."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
-    found = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    found = re.fullmatch(_SIZE, value, re.IGNORECASE) if isinstance(value, str) else None
     if not found:
         raise ConfigError(
             f"{path}: invalid size {value!r}",

@@ -12,7 +12,6 @@ NamedTuple (measured with Python 3.11 on the 2-core benchmark machine).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -62,12 +61,16 @@ def fingerprint(rule_id: str, secret: str) -> str:
     It depends only on the rule id and the secret, never on the location, so
     moved lines, renames and rebases keep it.
     """
+    import hashlib
+
     digest = hashlib.sha256(f"{rule_id}\0{secret}".encode()).hexdigest()
     return digest[:32]
 
 
 def secret_hash(secret: str) -> str:
     """Return a stable hash of a secret alone, used as the verification cache key."""
+    import hashlib
+
     return hashlib.sha256(secret.encode()).hexdigest()
 
 

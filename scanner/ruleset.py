@@ -6,7 +6,6 @@ by the engine, the first time one of a rule's keywords occurs in scanned text.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -15,8 +14,8 @@ from typing import Any, NamedTuple
 from keyscan.errors import RuleError
 from keyscan.tomlcache import file_stamp, read_cached, write_cached
 
-_ID_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_TEMPLATE = re.compile(r"\{\{([A-Za-z][A-Za-z0-9]*):(\d{1,4})\}\}")
+_ID_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+_TEMPLATE = r"\{\{([A-Za-z][A-Za-z0-9]*):(\d{1,4})\}\}"
 _CLASSES = {
     "alnum": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
     "hex": "0123456789abcdef",
@@ -87,6 +86,8 @@ class RuleSet:
 
     def digest(self) -> str:
         """Return a hash of every rule, used to key caches of compiled data."""
+        import hashlib
+
         text = repr([tuple(rule) for rule in self.rules])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -199,7 +200,7 @@ def parse_rule(table: Mapping[str, Any], source: str) -> Rule:
     """Validate one rule table and return it as a Rule."""
     rule_id = table.get("id")
     where = f"{source}: rule {rule_id!r}"
-    if not isinstance(rule_id, str) or not _ID_PATTERN.fullmatch(rule_id):
+    if not isinstance(rule_id, str) or not re.fullmatch(_ID_PATTERN, rule_id):
         raise RuleError(
             f"{source}: rule id {rule_id!r} is invalid",
             "use lowercase words joined by dashes, such as 'openai-api-key'",
@@ -334,4 +335,4 @@ def render_template(text: str, seed: str) -> str:
             )
         return "".join(rng.choice(alphabet) for _ in range(int(match.group(2))))
 
-    return _TEMPLATE.sub(expand, text)
+    return re.sub(_TEMPLATE, expand, text)

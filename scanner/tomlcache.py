@@ -8,9 +8,9 @@ size and modification time. A stale or unreadable cache entry is ignored.
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
+import zlib
 from typing import Any
 
 _CACHE_VERSION = b"1"
@@ -71,7 +71,11 @@ def file_stamp(path: str) -> str:
 
 
 def _entry_path(key: str) -> str:
-    name = hashlib.sha256(_CACHE_VERSION + key.encode()).hexdigest()[:32]
+    # zlib's checksums name the file without importing hashlib (and OpenSSL),
+    # which would cost the hook several milliseconds. A collision is harmless
+    # because the entry stores its full key and a mismatch is a miss.
+    raw = _CACHE_VERSION + key.encode()
+    name = f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}"
     return os.path.join(cache_dir(), name + ".marshal")
 
 
@@ -80,16 +84,19 @@ def read_cached(key: str) -> Any:
     try:
         with open(_entry_path(key), "rb") as handle:
             # The cache folder is the user's own; marshal reads only plain values.
-            return marshal.load(handle)  # noqa: S302
+            entry = marshal.load(handle)  # noqa: S302
     except (OSError, EOFError, ValueError, TypeError):
         return None
+    if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == key:
+        return entry[1]
+    return None
 
 
 def write_cached(key: str, data: Any) -> None:
     """Store ``data`` (plain values only) under ``key``; failures are ignored."""
     entry = _entry_path(key)
     try:
-        payload = marshal.dumps(data)
+        payload = marshal.dumps((key, data))
     except ValueError:
         return  # datetime values cannot be marshalled; such files are re-parsed
     try:
