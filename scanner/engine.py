@@ -157,19 +157,32 @@ class Engine:
     def scan(self, data: bytes, path: str | None) -> ScanResult:
         """Return the matches of every rule in ``data``, read from ``path``."""
         sniffed = textmod.sniff(data)
+        found: set[str] | None = None
         if sniffed.encoding is None:
+            # ASCII-compatible bytes: the prefilter runs before any decoding,
+            # and most files end here.
             found = self._matcher.find_in(textmod.lower_ascii(data))
             if not found:
                 return ScanResult([], encoding="binary" if sniffed.binary else "ascii")
         text, encoding = textmod.decode(data, sniffed)
-        return self.scan_text(text, path, encoding=encoding)
+        return self.scan_text(text, path, encoding=encoding, found=found)
 
     def scan_text(
-        self, text: str, path: str | None, *, encoding: str = "utf-8"
+        self,
+        text: str,
+        path: str | None,
+        *,
+        encoding: str = "utf-8",
+        found: set[str] | None = None,
     ) -> ScanResult:
-        """Return the matches of every rule in decoded ``text``."""
+        """Return the matches of every rule in decoded ``text``.
+
+        ``found`` is the set of keywords in the text when the caller knows it.
+        """
         lowered = textmod.lower_ascii_text(text)
-        found = self._matcher.find_in_text(lowered)
+        if found is None:
+            encoded = lowered.encode("utf-8", "surrogatepass")
+            found = self._matcher.find_in(textmod.lower_ascii(encoded))
         rule_indexes = sorted({i for k in found for i in self._by_keyword[k]})
         binary = encoding == "binary"
         deadline = time.monotonic() + self._unit_timeout_s

@@ -91,8 +91,11 @@ def lower_ascii_text(text: str) -> str:
     ``str.lower`` can change the length of non-ASCII text (``İ`` becomes two
     characters), which would shift every offset after it.
     """
-    if text.isascii():
-        return text.lower()
+    lowered = text.lower()
+    # str.lower only ever lengthens text (U+0130 becomes two characters), so
+    # an unchanged length means every offset still lines up.
+    if len(lowered) == len(text):
+        return lowered
     return text.translate(_STR_ASCII_LOWER)
 
 
