@@ -175,7 +175,9 @@ def parse_size(value: object, path: str = "--max-file-size") -> int:
     """Return a size such as ``25MiB``, ``500 kB`` or ``1048576`` in bytes."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
-    found = re.fullmatch(_SIZE, value, re.IGNORECASE) if isinstance(value, str) else None
+    found = (
+        re.fullmatch(_SIZE, value, re.IGNORECASE) if isinstance(value, str) else None
+    )
     if not found:
         raise ConfigError(
             f"{path}: invalid size {value!r}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import sys
 import zlib
 from typing import Any
 
@@ -29,18 +30,18 @@ def cache_dir() -> str:
 
 def parse_toml(text: str) -> dict[str, Any]:
     """Parse TOML text with tomllib (or tomli on Python 3.10)."""
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    else:
         import tomli as tomllib
     return tomllib.loads(text)
 
 
 def toml_decode_error() -> type[Exception]:
     """Return the exception class that ``parse_toml`` raises on bad input."""
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    else:
         import tomli as tomllib
     return tomllib.TOMLDecodeError
 

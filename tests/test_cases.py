@@ -32,7 +32,10 @@ def _locations(result: Any) -> list[tuple[str, int]]:
 def test_case_notebook_keys(tmp_path: Path, run_keyscan: Any) -> None:
     repo = _build("C01", tmp_path)
     result = run_keyscan(["scan", "--format", "json"], repo)
-    assert _locations(result) == [("usage_report.ipynb", 20), ("usage_report.ipynb", 31)]
+    assert _locations(result) == [
+        ("usage_report.ipynb", 20),
+        ("usage_report.ipynb", 31),
+    ]
     for finding in result.json()["findings"]:
         assert not finding["secret_redacted"].endswith("\\")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from keyscan.errors import ExitCode, KeyscanError
 
@@ -84,37 +84,28 @@ def _run_fast(paths: list[str], values: dict[str, object]) -> int:
 
 
 def _run_click(args: list[str]) -> int:
+    import click
+
     from keyscan.cli.app import cli
 
     try:
-        cli.main(args=args, prog_name="keyscan", standalone_mode=False)
+        result = cli.main(args=args, prog_name="keyscan", standalone_mode=False)
     except SystemExit as done:
-        return int(done.code or 0)
-    except _click_exceptions() as error:
+        return done.code if isinstance(done.code, int) else ExitCode.ERROR
+    except click.ClickException as error:
         error.show()
         return ExitCode.ERROR
-    except _click_abort():
+    except click.Abort:
         print("keyscan: aborted", file=sys.stderr)
         return ExitCode.ERROR
-    return ExitCode.CLEAN
+    # --help and --version return normally; commands exit through SystemExit.
+    return result if isinstance(result, int) else ExitCode.CLEAN
 
 
-def _click_exceptions() -> type[Exception]:
-    import click
-
-    return click.ClickException
-
-
-def _click_abort() -> type[Exception]:
-    import click
-
-    return click.Abort
-
-
-def _guarded(run: object) -> int:
+def _guarded(run: Callable[[], int]) -> int:
     """Call ``run`` and map expected errors to one line and exit code 2."""
     try:
-        return int(run())  # type: ignore[operator]
+        return int(run())
     except KeyscanError as error:
         print(f"keyscan: error: {error.message}", file=sys.stderr)
         if error.hint:
