@@ -1,7 +1,7 @@
 """The detection engine: keyword prefilter, rules on windows, entropy, allow checks.
 
-The engine turns bytes into matches. It knows rules and text; it never prints,
-never touches git, the terminal or the network.
+The engine turns bytes into matches. It works on rules and text only: it never
+prints, and never touches git, the terminal or the network.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ _PLACEHOLDER_MARKERS = (
     "replace_me",
     "insert_",
 )
-# Names that say which gateway issued a key, searched in the whole text.
+# Names of gateways that issue keys, searched in the whole text of a file.
 _ISSUER_CONTEXT = (("modelstream", "ModelStream"),)
 
 
@@ -129,8 +129,8 @@ class Engine:
 
     Rules are compiled once per process, lazily: a rule's regex is compiled
     only when one of its keywords occurs in scanned text. Regex evaluation of
-    one unit is bounded by ``unit_timeout_s``; a unit that exceeds it keeps
-    the matches found so far and is reported as skipped with the reason.
+    one unit is bounded by ``unit_timeout_s``. A unit that exceeds it keeps
+    the matches found so far, and is reported as skipped with the reason.
     """
 
     def __init__(
@@ -177,7 +177,7 @@ class Engine:
     ) -> ScanResult:
         """Return the matches of every rule in decoded ``text``.
 
-        ``found`` is the set of keywords in the text when the caller knows it.
+        ``found`` is the set of keywords in the text, when the caller has it.
         """
         lowered = textmod.lower_ascii_text(text)
         if found is None:
