@@ -29,6 +29,40 @@ _CLASSES = {
     "b64url": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
     "word": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_",
 }
+# Named path groups that rules may list in paths and exclude_paths. Generic
+# rules exclude documentation and tests, whose example credentials are the
+# main source of their false alarms; rules for exact key formats run there.
+PATH_GROUPS = {
+    "@docs": (
+        "*.md",
+        "*.markdown",
+        "*.rst",
+        "*.adoc",
+        "*.asciidoc",
+        "docs/",
+        "doc/",
+        "CHANGELOG*",
+        "CHANGES*",
+        "HISTORY*",
+    ),
+    "@tests": (
+        "test/",
+        "tests/",
+        "testing/",
+        "spec/",
+        "specs/",
+        "__tests__/",
+        "testdata/",
+        "test_*.py",
+        "*_test.py",
+        "*_test.go",
+        "*.test.[jt]s",
+        "*.test.[jt]sx",
+        "*.spec.[jt]s",
+        "*.spec.[jt]sx",
+        "conftest.py",
+    ),
+}
 _KNOWN_KEYS = frozenset(
     {
         "id",
@@ -229,8 +263,8 @@ def parse_rule(table: Mapping[str, Any], source: str) -> Rule:
         multiline=_get(table, "multiline", bool, False, where),
         issuer=_get(table, "issuer", str, None, where),
         verifier=_get(table, "verifier", str, None, where),
-        paths=_str_tuple(table, "paths", where),
-        exclude_paths=_str_tuple(table, "exclude_paths", where),
+        paths=_path_patterns(table, "paths", where),
+        exclude_paths=_path_patterns(table, "exclude_paths", where),
         allow_regexes=_allow_regexes(allow, where),
         allow_stopwords=tuple(s.lower() for s in _str_tuple(allow, "stopwords", where)),
         examples_match=_render_examples(examples, "match", rule_id, where),
@@ -265,6 +299,21 @@ def _str_tuple(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise RuleError(f"{where}: {key} must be a list of strings")
     return tuple(value)
+
+
+def _path_patterns(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    patterns: list[str] = []
+    for pattern in _str_tuple(table, key, where):
+        if pattern.startswith("@"):
+            if pattern not in PATH_GROUPS:
+                raise RuleError(
+                    f"{where}: unknown path group {pattern!r} in {key}",
+                    f"use one of: {', '.join(sorted(PATH_GROUPS))}",
+                )
+            patterns.extend(PATH_GROUPS[pattern])
+        else:
+            patterns.append(pattern)
+    return tuple(patterns)
 
 
 def _keywords(table: Mapping[str, Any], where: str) -> tuple[str, ...]:
