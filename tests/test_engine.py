@@ -163,7 +163,7 @@ def test_config_allow_list(keys: KeyGen) -> None:
 
 def test_lockfile_integrity_is_not_a_key(keys: KeyGen) -> None:
     digest = (
-        keys.chars("abcdefghijkLMNOP0123456789+/", 30) + "AKIAQWERTY23456ABCDE" + "Jzy"
+        keys.chars("abcdefghijkLMNOP0123456789+/", 30) + "AKIA" + "QWERTY23456ABCDE" + "Jzy"
     )
     digest += keys.chars("abcdef0123456789", 35) + "=="
     text = f'      "integrity": "sha512-{digest}"\n'
@@ -209,3 +209,33 @@ def test_line_column_with_mixed_endings() -> None:
     text = "a\r\nb\rc\nd"
     assert textmod.line_column(text, text.index("d")) == (4, 1)
     assert textmod.line_column(text, text.index("c")) == (3, 1)
+
+
+@pytest.mark.parametrize(
+    "path", ["docs/setup.md", "README.rst", "tests/test_db.py", "src/db_test.go"]
+)
+def test_generic_rules_skip_docs_and_tests(path: str, keys: KeyGen) -> None:
+    text = f"url = 'postgres://app:{keys.password(20)}@db.corp.internal/app'\n"
+    assert ENGINE.scan_text(text, path).matches == []
+    assert len(ENGINE.scan_text(text, "src/settings.py").matches) == 1
+
+
+def test_key_formats_found_in_docs_and_tests(keys: KeyGen) -> None:
+    key = keys.gateway()
+    for path in ("docs/setup.md", "tests/test_api.py"):
+        assert [m.secret for m in ENGINE.scan_text(f"KEY={key}\n", path).matches] == [key]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "    token: _StrPathToken",
+        "_replace_token: AttributeEventToken",
+        '_DEFAULT_TOKEN = "_sa_default"',
+        'engine = create_engine("oracle://scott:tiger@db.corp.internal/xe")',
+        "conn = 'DSN=some_dsn;UID=scott;PWD=tiger'",
+        'SECRET_KEY = "development key"',
+    ],
+)
+def test_generic_rules_skip_names_and_samples(line: str) -> None:
+    assert ENGINE.scan_text(line + "\n", "src/app.py").matches == []
