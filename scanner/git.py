@@ -96,7 +96,7 @@ def _first_line(stderr: bytes) -> str:
 
 
 def repo_root(path: str) -> str:
-    """Return the top folder of the work tree that holds ``path``.
+    """Return the top folder of the work tree that contains ``path``.
 
     Raises GitError naming the path when it is not inside a git work tree.
     """

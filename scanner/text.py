@@ -24,7 +24,7 @@ _STR_ASCII_LOWER = str.maketrans(
 
 
 class Sniffed(NamedTuple):
-    """What the first bytes of a file say about how to read it.
+    """The result of sniffing a file's first bytes.
 
     ``encoding`` is None for ASCII-compatible text whose exact encoding is
     decided only if a keyword occurs in it; ``bom`` is the number of BOM bytes.
@@ -102,9 +102,9 @@ def lower_ascii_text(text: str) -> str:
 def decode(data: bytes, sniffed: Sniffed) -> tuple[str, str]:
     """Decode ``data`` and return the text and the name of the encoding used.
 
-    UTF-8 is tried first; text that is not valid UTF-8 is decoded with the
-    encoding charset-normalizer detects, or as cp1252, or as Latin-1, which
-    accepts any bytes. Binary data is decoded as Latin-1 so offsets equal byte
+    UTF-8 is tried first. Text that is not valid UTF-8 is decoded with the
+    encoding that charset-normalizer detects, else as cp1252, else as
+    Latin-1, which accepts any bytes. Binary data is decoded as Latin-1 so offsets equal byte
     offsets.
     """
     if sniffed.binary:
@@ -148,7 +148,7 @@ def line_column(text: str, offset: int) -> tuple[int, int]:
 
 
 def line_bounds(text: str, offset: int) -> tuple[int, int]:
-    """Return the start and end offsets of the line that holds ``offset``."""
+    """Return the start and end offsets of the line that contains ``offset``."""
     start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
     ends = [i for i in (text.find("\n", offset), text.find("\r", offset)) if i >= 0]
     return start, min(ends) if ends else len(text)

@@ -1,8 +1,8 @@
 """The console entry point, with a fast path for the pre-commit hook.
 
-Importing click costs about as much as the rest of a staged scan (about 40 ms
-of a 0.1 s budget on a slow 2-core machine), so ``keyscan staged`` with only
-the options a hook uses is parsed here by hand and runs without click. Any
+Importing click costs about as much as the rest of a staged scan: about 40 ms
+of a 0.1 s budget on the 2-core benchmark machine. So ``keyscan staged`` with
+only the options a hook uses is parsed here by hand and runs without click. Any
 other command line, including every help and error case, goes to the click
 application, which stays the single definition of the interface.
 """
@@ -62,7 +62,7 @@ def parse_fast_staged(args: list[str]) -> tuple[list[str], dict[str, object]] | 
             field, flag = _FLAGS[arg]
             options[field] = flag
         elif arg.startswith("-") and not os.path.lexists(arg):
-            return None  # an option only click knows, or a mistake click reports
+            return None  # an option that only click defines, or a mistake that click reports
         else:
             paths.append(arg)
     if options.get("format", "text") not in _FAST_FORMATS:

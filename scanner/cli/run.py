@@ -38,7 +38,7 @@ class ScanOptions:
 
 
 class ScanContext(NamedTuple):
-    """What a source needs to produce findings."""
+    """The config, engine and summary that a source uses to produce findings."""
 
     config: Config
     engine: Engine

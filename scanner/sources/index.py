@@ -133,7 +133,7 @@ def _read_entries(
         else:
             wanted.append(entry)
     # NOTE: blobs are read whole before the size check, which saves a git
-    # process per commit; a staged file of several GiB is held in memory.
+    # process per commit. A staged file of several GiB is read into memory.
     blobs = read_blobs(cwd, sorted({e.oid for e in wanted}))
     for entry in wanted:
         data = blobs.get(entry.oid)
