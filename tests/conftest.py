@@ -1,18 +1,22 @@
-"""Shared fixtures: git repositories in tmp_path and an in-process CLI runner."""
+"""Shared fixtures: git repositories in tmp_path, an in-process CLI runner,
+the loopback token API server and the network guard."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import socket
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from keyscan.cli.entry import main
+
 from tests.keygen import KeyGen
+from tests.tokenapi_server import ServerState, TokenApiServer
 
 GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,
@@ -135,3 +139,64 @@ def run_keyscan(
         return Result(int(code) if code is not None else 0, out, err)
 
     return run
+
+
+_ENV_PREFIXES = ("MODELSTREAM_", "KEYSCAN_VERIFY_")
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Fail any test that resolves a name or connects beyond loopback.
+
+    Name resolution of anything but loopback literals and ``localhost`` is
+    refused before a query leaves the process.
+    """
+    violations: list[str] = []
+    real_connect = socket.socket.connect
+    real_getaddrinfo = socket.getaddrinfo
+
+    def guarded_connect(self: socket.socket, address: Any) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            if not _is_loopback(str(address[0])):
+                violations.append(f"connect to {address[0]}")
+                raise AssertionError(f"test tried to connect to {address[0]}")
+        real_connect(self, address)
+
+    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host or "")
+        if not _is_loopback(name):
+            violations.append(f"resolve {name}")
+            raise AssertionError(f"test tried to resolve {name}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    yield violations
+    assert violations == [], f"network access beyond loopback: {violations}"
+
+
+@pytest.fixture(autouse=True)
+def clean_token_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove gateway URLs and credentials inherited from the environment."""
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def token_api() -> Iterator[TokenApiServer]:
+    """Run a fake new-api gateway (current era) on 127.0.0.1."""
+    server = TokenApiServer(ServerState()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
