@@ -165,10 +165,10 @@ def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     real_getaddrinfo = socket.getaddrinfo
 
     def guarded_connect(self: socket.socket, address: Any) -> None:
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            if not _is_loopback(str(address[0])):
-                violations.append(f"connect to {address[0]}")
-                raise AssertionError(f"test tried to connect to {address[0]}")
+        inet = self.family in (socket.AF_INET, socket.AF_INET6)
+        if inet and not _is_loopback(str(address[0])):
+            violations.append(f"connect to {address[0]}")
+            raise AssertionError(f"test tried to connect to {address[0]}")
         real_connect(self, address)
 
     def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:

@@ -71,8 +71,12 @@ def test_newapi_unknown_key_is_dead(token_api: TokenApiServer) -> None:
     [
         pytest.param({"status": DISABLED}, "status is unavailable", id="disabled"),
         pytest.param({"expired_time": 1_000_000}, "expired at", id="expired-time"),
-        pytest.param({"status": EXPIRED, "expired_time": 5}, "expired at", id="expired"),
-        pytest.param({"status": EXHAUSTED, "remain_quota": 0}, "exhausted", id="exhausted"),
+        pytest.param(
+            {"status": EXPIRED, "expired_time": 5}, "expired at", id="expired"
+        ),
+        pytest.param(
+            {"status": EXHAUSTED, "remain_quota": 0}, "exhausted", id="exhausted"
+        ),
         pytest.param({"remain_quota": 0}, "exhausted", id="quota-zero"),
     ],
 )

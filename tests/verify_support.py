@@ -26,7 +26,9 @@ def settings_for(server: TokenApiServer, **changes: Any) -> VerifySettings:
     return VerifySettings(**values)
 
 
-def finding_for(secret: str, rule_id: str = "gateway-api-key", line: int = 1) -> Finding:
+def finding_for(
+    secret: str, rule_id: str = "gateway-api-key", line: int = 1
+) -> Finding:
     """Return a finding that carries ``secret``, as the scanner would build it."""
     return Finding(
         rule_id=rule_id,

@@ -1,0 +1,306 @@
+"""Answers that are not a documented success or auth failure, and no answer.
+
+Each case must come back as ``unknown`` (or, for a 200 error body, at least
+not ``live``) with a reason, and the finding must never be dropped.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from keyscan.verify.runner import verify_findings
+from keyscan.verify.settings import Gateway
+
+from tests.tokenapi_server import Fault, TokenApiServer
+from tests.verify_support import finding_for, settings_for
+
+WAF_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Access denied</title></head>"
+    b"<body><h1>Request blocked</h1></body></html>"
+)
+RATE_BODY = b'{"error":{"message":"Rate limit reached","type":"rate_limit_error"}}'
+SCENARIOS = [
+    pytest.param(
+        Fault("status", 403, {"Content-Type": "text/html"}, WAF_PAGE),
+        "unknown",
+        "HTML page",
+        id="waf-block-403",
+    ),
+    pytest.param(
+        Fault("status", 429, {"Retry-After": "0"}, RATE_BODY),
+        "unknown",
+        "429",
+        id="rate-limited-429",
+    ),
+    pytest.param(
+        Fault(
+            "status",
+            200,
+            {},
+            b'{"success":false,"message":"invalid token","data":null}',
+        ),
+        "unknown",
+        "without a success body",
+        id="http-200-error-body",
+    ),
+    pytest.param(
+        Fault(
+            "status",
+            502,
+            {"Content-Type": "text/html"},
+            b"<html>502 Bad Gateway</html>",
+        ),
+        "unknown",
+        "502",
+        id="bad-gateway-502",
+    ),
+    pytest.param(
+        Fault("status", 200, {}, b'{"object":"list","data":[{"id":"m"'),
+        "unknown",
+        "not valid JSON",
+        id="malformed-json",
+    ),
+    pytest.param(
+        Fault("status", 401, {"Content-Type": "text/html"}, b"<html>login</html>"),
+        "unknown",
+        "HTML page",
+        id="html-401",
+    ),
+    pytest.param(
+        Fault("status", 403, {}, b'{"error":{"message":"forbidden by policy"}}'),
+        "unknown",
+        "not a documented answer",
+        id="json-403-undocumented",
+    ),
+    pytest.param(
+        Fault("status", 200, {}, b'{"object":"list","data":[{"id":"gpt-4o-mini"}]}'),
+        "live",
+        "model list",
+        id="control-live",
+    ),
+    pytest.param(
+        Fault("status", 401, {}, b'{"error":{"message":"invalid token","type":"x"}}'),
+        "dead",
+        "invalid token",
+        id="control-dead",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fault", "expected", "reason"), SCENARIOS)
+def test_liveness_answer_scenarios(
+    token_api: TokenApiServer, fault: Fault, expected: str, reason: str
+) -> None:
+    state = token_api.state
+    key = state.add_token(state.add_user())
+    state.inject("models", fault)
+    finding = finding_for(key)
+    [result] = verify_findings([finding], settings_for(token_api, usage_budget=0))
+    assert result.fingerprint == finding.fingerprint
+    assert result.verification is not None
+    assert result.verification.status == expected
+    assert reason in result.verification.reason
+
+
+def test_rate_limit_retries_are_bounded(token_api: TokenApiServer) -> None:
+    state = token_api.state
+    key = state.add_token(state.add_user())
+    state.inject("models", Fault("status", 429, {"Retry-After": "0"}, RATE_BODY))
+    settings = settings_for(token_api, max_retries=3, usage_budget=0)
+    [result] = verify_findings([finding_for(key)], settings)
+    assert result.verification is not None
+    assert "after 4 attempts" in result.verification.reason
+    assert len(state.calls("models")) == 4
+
+
+def test_retry_after_is_waited_before_retry(token_api: TokenApiServer) -> None:
+    state = token_api.state
+    key = state.add_token(state.add_user())
+    state.inject("models", Fault("status", 429, {"Retry-After": "1"}, b"", times=1))
+    settings = settings_for(token_api, retry_after_max_s=2.0, usage_budget=0)
+    [result] = verify_findings([finding_for(key)], settings)
+    assert result.verification is not None
+    assert result.verification.status == "live"
+    first, second = state.calls("models")
+    assert second.started - first.started >= 0.9
+
+
+def test_retry_after_beyond_cap_ends_retries(token_api: TokenApiServer) -> None:
+    state = token_api.state
+    key = state.add_token(state.add_user())
+    state.inject("models", Fault("status", 429, {"Retry-After": "30"}, RATE_BODY))
+    [result] = verify_findings([finding_for(key)], settings_for(token_api))
+    assert result.verification is not None
+    assert result.verification.status == "unknown"
+    assert len(state.calls("models")) == 1
+
+
+def test_server_error_then_success_is_live(token_api: TokenApiServer) -> None:
+    state = token_api.state
+    key = state.add_token(state.add_user())
+    state.inject("models", Fault("status", 503, {}, b"", times=2))
+    [result] = verify_findings([finding_for(key)], settings_for(token_api))
+    assert result.verification is not None
+    assert result.verification.status == "live"
+    assert len(state.calls("models")) == 3
+
+
+def test_connection_reset_is_unknown(token_api: TokenApiServer) -> None:
+    state = token_api.state
+    key = state.add_token(state.add_user())
+    state.inject("models", Fault("reset"))
+    [result] = verify_findings([finding_for(key)], settings_for(token_api))
+    assert result.verification is not None
+    assert result.verification.status == "unknown"
+    assert result.verification.reason.startswith("reset")
+    assert len(state.calls("models")) == 3
+
+
+def test_slow_answer_times_out_as_unknown(token_api: TokenApiServer) -> None:
+    state = token_api.state
+    key = state.add_token(state.add_user())
+    state.inject("models", Fault("sleep", delay=2.0))
+    started = time.monotonic()
+    [result] = verify_findings(
+        [finding_for(key)], settings_for(token_api, timeout_s=0.3)
+    )
+    assert result.verification is not None
+    assert result.verification.status == "unknown"
+    assert result.verification.reason.startswith("timeout")
+    assert time.monotonic() - started < 1.5
+
+
+# Unreachable endpoints: the gateway key and an Anthropic key are both checked.
+
+
+def _anthropic_key() -> str:
+    return "sk-ant-api03-" + "x7Q" * 31 + "AA"
+
+
+def _findings_for_unreachable(token_api: TokenApiServer) -> list[Any]:
+    state = token_api.state
+    gateway_key = state.add_token(state.add_user())
+    return [
+        finding_for(gateway_key, line=1),
+        finding_for(_anthropic_key(), rule_id="anthropic-api-key", line=2),
+    ]
+
+
+def _run_unreachable(
+    token_api: TokenApiServer, url: str, timeout_s: float
+) -> list[Any]:
+    settings = settings_for(
+        token_api,
+        gateways=(Gateway("modelstream", url, "newapi"),),
+        base_urls={"anthropic": url},
+        timeout_s=timeout_s,
+    )
+    started = time.monotonic()
+    results = verify_findings(_findings_for_unreachable(token_api), settings)
+    elapsed = time.monotonic() - started
+    # Timeout plus at most two short back-offs per key, with headroom.
+    assert elapsed < timeout_s * 2 + 1.0
+    return results
+
+
+def _assert_unknown(results: list[Any], reason: str) -> None:
+    assert [r.line for r in results] == [1, 2]
+    for result in results:
+        assert result.verification is not None
+        assert result.verification.status == "unknown"
+        assert result.verification.reason.startswith(reason)
+
+
+def test_unreachable_dns_failure_is_unknown(
+    token_api: TokenApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", fail)
+    results = _run_unreachable(token_api, "https://verify.keyscan-case.invalid", 1.0)
+    _assert_unknown(results, "dns")
+
+
+def _closed_port() -> int:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = int(probe.getsockname()[1])
+    probe.close()
+    return port
+
+
+def test_unreachable_refused_port_is_unknown(token_api: TokenApiServer) -> None:
+    results = _run_unreachable(token_api, f"http://127.0.0.1:{_closed_port()}", 1.0)
+    _assert_unknown(results, "refused")
+
+
+class SilentListener:
+    """A loopback socket that accepts and then never answers, or closes at once."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(16)
+        self._socket.settimeout(0.05)
+        self._stop = threading.Event()
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """Return the listener's base URL."""
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._socket.accept()
+            except OSError:
+                continue
+            if self.mode == "close":
+                conn.settimeout(1.0)
+                conn.recv(65536)
+                conn.close()
+            else:
+                self._held.append(conn)
+
+    def close(self) -> None:
+        """Stop accepting and close every connection."""
+        self._stop.set()
+        self._thread.join()
+        for conn in self._held:
+            conn.close()
+        self._socket.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[SilentListener]:
+    """Yield a silent listener in ``hang`` mode; tests may switch the mode."""
+    server = SilentListener("hang")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_unreachable_no_answer_times_out(
+    token_api: TokenApiServer, listener: SilentListener
+) -> None:
+    results = _run_unreachable(token_api, listener.url, 0.5)
+    _assert_unknown(results, "timeout")
+
+
+def test_unreachable_accept_and_close_is_reset(
+    token_api: TokenApiServer, listener: SilentListener
+) -> None:
+    listener.mode = "close"
+    results = _run_unreachable(token_api, listener.url, 1.0)
+    _assert_unknown(results, "reset")
