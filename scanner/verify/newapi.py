@@ -9,7 +9,6 @@ number of calls on it. No billable route is ever called.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import threading
 import time
@@ -133,9 +132,7 @@ def merge_usage(
     body = response.json()
     if response.status == 401 and verification.status == DEAD:
         message = clean_message(error_message(body) or "", key)
-        return dataclasses.replace(
-            verification, reason=f"{verification.reason}; {message}"
-        )
+        return verification._replace(reason=f"{verification.reason}; {message}")
     data = (
         body.get("data")
         if isinstance(body, dict) and body.get("code") is True
@@ -144,10 +141,10 @@ def merge_usage(
     if response.status != 200 or not isinstance(data, dict):
         return verification
     details = _usage_details(data)
-    merged = dataclasses.replace(verification, **details)
+    merged = verification._replace(**details)
     dead_reason = _usage_dead_reason(data, details, now)
     if dead_reason is not None:
-        return dataclasses.replace(merged, status=DEAD, reason=dead_reason)
+        return merged._replace(status=DEAD, reason=dead_reason)
     return merged
 
 
