@@ -111,6 +111,7 @@ class Fault:
     ``sleep`` (wait ``delay`` seconds, then answer normally), ``hang``
     (accept and never answer until the server stops), or ``reset`` (close
     the connection with an RST and no answer). ``times`` None means always.
+    With ``every`` N, only every Nth request of the route gets the fault.
     """
 
     kind: str
@@ -119,6 +120,8 @@ class Fault:
     body: bytes = b""
     delay: float = 0.0
     times: int | None = None
+    every: int = 1
+    seen: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,6 +196,9 @@ class ServerState:
             if not queue:
                 return None
             fault = queue[0]
+            fault.seen += 1
+            if fault.seen % fault.every:
+                return None
             if fault.times is not None:
                 fault.times -= 1
                 if fault.times <= 0:
