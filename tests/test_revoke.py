@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from keyscan.errors import CredentialsError
 from keyscan.revoke import default_audit_log, load_credentials, revoke_keys
-from tokenapi_server import (
+
+from tests.tokenapi_server import (
     DISABLED,
     ERA_NEWAPI_BEARER,
     ERA_NEWAPI_USER_HEADER,
@@ -20,7 +21,7 @@ from tokenapi_server import (
     TokenApiServer,
     User,
 )
-from verify_support import settings_for
+from tests.verify_support import settings_for
 
 
 def _env(user: User, with_id: bool = True) -> dict[str, str]:

@@ -10,8 +10,9 @@ from keyscan.findings import Verification
 from keyscan.verify.cache import VerificationCache
 from keyscan.verify.runner import verify_findings
 from keyscan.verify.settings import Gateway
-from tokenapi_server import DISABLED, Fault, ServerState, TokenApiServer, make_key
-from verify_support import finding_for, settings_for
+
+from tests.tokenapi_server import DISABLED, Fault, ServerState, TokenApiServer, make_key
+from tests.verify_support import finding_for, settings_for
 
 
 def test_runner_checks_each_key_once(token_api: TokenApiServer) -> None:
