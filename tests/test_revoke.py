@@ -36,14 +36,17 @@ def _revoke(
     keys: list[str],
     env: dict[str, str],
     tmp_path: Path,
-    **kw: bool,
+    *,
+    yes: bool = False,
+    delete: bool = False,
 ) -> list[dict[str, object]]:
     results = revoke_keys(
         keys,
         settings_for(server),
         audit_log=str(tmp_path / "audit.jsonl"),
         env=env,
-        **kw,
+        yes=yes,
+        delete=delete,
     )
     return [r.to_dict() for r in results]
 
