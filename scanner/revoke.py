@@ -28,7 +28,7 @@ from typing import Any
 from keyscan.errors import CredentialsError, TokenApiError
 from keyscan.findings import redact, secret_hash
 from keyscan.verify.base import DEAD, LIVE, RESTRICTED
-from keyscan.verify.newapi import NewApiVerifier, bare_key
+from keyscan.verify.newapi import NewApiVerifier, bare_key, gateway_key
 from keyscan.verify.runner import make_client
 from keyscan.verify.settings import (
     MODELSTREAM,
@@ -347,7 +347,7 @@ class Revoker:
     def _result(
         self, key: str, action: str, token_id: int | None, outcome: str, detail: str
     ) -> RevocationResult:
-        normal = "sk-" + bare_key(key)
+        normal = gateway_key(key)
         return RevocationResult(
             fingerprint=secret_hash(normal)[:32],
             key=redact(normal),
@@ -390,5 +390,5 @@ def revoke_keys(
     target = settings.gateway(gateway)
     audit = AuditLog(audit_log or default_audit_log(env))
     revoker = Revoker(target, credentials, client or make_client(settings), audit)
-    distinct = dict.fromkeys("sk-" + bare_key(k) for k in keys if k.strip())
+    distinct = dict.fromkeys(gateway_key(k) for k in keys if k.strip())
     return [revoker.revoke(key, yes=yes, delete=delete) for key in distinct]

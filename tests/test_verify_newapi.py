@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from keyscan.verify.newapi import NewApiVerifier, bare_key
+from keyscan.verify.newapi import NewApiVerifier, bare_key, gateway_key
 from keyscan.verify.settings import Gateway
 from keyscan.verify.transport import HttpClient, RetryPolicy
 
@@ -33,6 +33,14 @@ def test_bare_key_strips_prefix_and_channel() -> None:
     assert bare_key("sk-" + body) == body
     assert bare_key("sk-" + body + "-17") == body
     assert bare_key(body) == body
+
+
+def test_gateway_key_keeps_other_prefix() -> None:
+    body = "Zx9" * 16
+    assert gateway_key(body + "-3") == "sk-" + body
+    assert gateway_key(" sk-" + body + "\n") == "sk-" + body
+    assert gateway_key("ms-" + body + "-12") == "ms-" + body
+    assert gateway_key("ms-" + body) == "ms-" + body
 
 
 def test_newapi_live_key_with_usage_details(token_api: TokenApiServer) -> None:

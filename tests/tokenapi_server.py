@@ -149,6 +149,7 @@ class ServerState:
     usage_route: bool = True
     usage_limit: int = 20
     sticky_cache: bool = False
+    latency: float = 0.0  # seconds each request takes inside the server
     blocked_groups: set[str] = dataclasses.field(default_factory=set)
     users: dict[int, User] = dataclasses.field(default_factory=dict)
     tokens: dict[int, Token] = dataclasses.field(default_factory=dict)
@@ -527,6 +528,7 @@ class Handler(BaseHTTPRequestHandler):
 
     server: FakeHttpServer
     protocol_version = "HTTP/1.0"
+    _counted = False
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -552,11 +554,22 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.in_flight += 1
             state.max_in_flight = max(state.max_in_flight, state.in_flight)
+        self._counted = True
         try:
+            if state.latency:
+                time.sleep(state.latency)
             self._answer(state, method, parts.path, query, route)
         finally:
-            with state.lock:
-                state.in_flight -= 1
+            self._leave()
+
+    def _leave(self) -> None:
+        # A request stops counting as in flight before its answer is written:
+        # once the client has the answer it may send its next request while
+        # this thread is still finishing, which is not a concurrent request.
+        if self._counted:
+            self._counted = False
+            with self.server.state.lock:
+                self.server.state.in_flight -= 1
 
     def _record(
         self,
@@ -669,6 +682,7 @@ class Handler(BaseHTTPRequestHandler):
             return None
 
     def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
+        self._leave()
         if isinstance(body, bytes):
             payload = body
             content_type = "application/json" if body else "text/plain"

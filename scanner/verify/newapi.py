@@ -29,7 +29,8 @@ from keyscan.verify.transport import HttpClient, HttpResponse, TransportError
 MODELS_PATH = "/v1/models"
 # The route is registered with a trailing slash; without it Gin answers 301.
 USAGE_PATH = "/api/usage/token/"
-_SUFFIX = re.compile(r"([0-9A-Za-z]+)-\d+")
+# At least 16 characters before the suffix, so "ms-123" keeps its digits.
+_SUFFIX = re.compile(r"(.{16,}?)-\d+")
 
 
 def bare_key(secret: str) -> str:
@@ -42,6 +43,17 @@ def bare_key(secret: str) -> str:
     body = secret.strip().removeprefix("sk-")
     match = _SUFFIX.fullmatch(body)
     return match.group(1) if match else body
+
+
+def gateway_key(secret: str) -> str:
+    """Return the key as it is sent: ``sk-`` kept or added, suffix removed.
+
+    Keys with another prefix (ModelStream's ``ms-`` form) are sent with
+    that prefix, since only ``sk-`` is known to be optional.
+    """
+    value = secret.strip()
+    other_prefix = bool(re.match(r"[a-z]{2,4}-", value)) and not value.startswith("sk-")
+    return bare_key(value) if other_prefix else "sk-" + bare_key(value)
 
 
 class UsageBudget:
@@ -84,7 +96,7 @@ class NewApiVerifier:
 
     def check(self, secret: str) -> Verification:
         """Return the status of ``secret`` on this gateway, with usage details."""
-        key = "sk-" + bare_key(secret)
+        key = gateway_key(secret)
         verification = self.check_models(key)
         if verification.status == UNKNOWN or not self._budget.take():
             return verification
@@ -92,7 +104,7 @@ class NewApiVerifier:
 
     def check_models(self, secret: str) -> Verification:
         """Return the status from ``GET /v1/models`` alone."""
-        key = "sk-" + bare_key(secret)
+        key = gateway_key(secret)
         url = self.gateway.base_url + MODELS_PATH
         try:
             response = self._client.request("GET", url, headers=_bearer(key))

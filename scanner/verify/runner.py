@@ -17,7 +17,7 @@ from keyscan.findings import Finding, Verification, redact
 from keyscan.verify.base import DEAD, LIVE, RESTRICTED, UNKNOWN, Verifier
 from keyscan.verify.cache import VerificationCache, cache_key
 from keyscan.verify.declared import DeclaredSpec, DeclaredVerifier, load_declared
-from keyscan.verify.newapi import NewApiVerifier, bare_key
+from keyscan.verify.newapi import NewApiVerifier, gateway_key
 from keyscan.verify.settings import ConfigLike, VerifySettings, load_settings
 from keyscan.verify.transport import HttpClient, RetryPolicy
 
@@ -33,6 +33,7 @@ _SHAPES = (
     ("openai", re.compile(r"sk-(?:proj|svcacct|admin|None)-[\w-]{20,}")),
     ("openai", re.compile(r"sk-\w*T3BlbkFJ\w*")),
     (GATEWAY, re.compile(r"sk-[0-9A-Za-z]{48}(?:-\d+)?")),
+    (GATEWAY, re.compile(r"ms-[0-9A-Za-z]{32,64}")),
     ("deepseek", re.compile(r"sk-[0-9a-f]{32}")),
 )
 
@@ -179,7 +180,7 @@ def _plan(
 
 def _normalised(verifier: Verifier | None, secret: str) -> str:
     if isinstance(verifier, (GatewaySetVerifier, NewApiVerifier)):
-        return "sk-" + bare_key(secret)
+        return gateway_key(secret)
     return secret.strip()
 
 

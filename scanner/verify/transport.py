@@ -132,7 +132,7 @@ class HttpClient:
         self.timeout_s = timeout_s
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._ssl_context = ssl_context or ssl.create_default_context()
+        self._ssl_context = ssl_context
 
     def request(
         self,
@@ -232,6 +232,10 @@ class HttpClient:
     def _connect(self, parts: urllib.parse.SplitResult) -> http.client.HTTPConnection:
         host = parts.hostname or ""
         if parts.scheme == "https":
+            # Loading the CA bundle takes tens of milliseconds; do it once,
+            # and only when a request needs it.
+            if self._ssl_context is None:
+                self._ssl_context = ssl.create_default_context()
             return http.client.HTTPSConnection(
                 host, parts.port, timeout=self.timeout_s, context=self._ssl_context
             )
