@@ -69,3 +69,89 @@ def rules(config: str | None) -> None:
     for rule in engine.ruleset.rules:
         issuer = rule.issuer or "-"
         click.echo(f"{rule.id:<36} {issuer:<14} {rule.description}")
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Report format written to stdout (or to --output).",
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), help="Write the report here."
+)
+@click.option("--config", type=click.Path(dir_okay=False), help="Config file to use.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["any", "live"]),
+    default="live",
+    show_default=True,
+    help="Exit 1 for any key given, or only when a key is live or restricted.",
+)
+def verify(format_: str, output: str | None, config: str | None, fail_on: str) -> None:
+    """Check keys read from stdin, one per line, against their token APIs.
+
+    Gateway keys (sk- plus 48 characters) go only to the configured gateways
+    (ModelStream by default); other keys go to their issuer's API.
+    """
+    from keyscan.cli.run import ScanOptions
+    from keyscan.cli.verify import run_verify
+
+    options = ScanOptions(format=format_, output=output, config=config, quiet=True)
+    raise SystemExit(run_verify(options, fail_on))
+
+
+@cli.command()
+@click.option(
+    "--yes", is_flag=True, help="Disable the keys; without it, print the plan."
+)
+@click.option("--delete", is_flag=True, help="Delete each token after disabling it.")
+@click.option(
+    "--audit-log",
+    type=click.Path(dir_okay=False),
+    help="Append one JSON line per key to this file "
+    "[default: $XDG_STATE_HOME/keyscan/revocations.jsonl].",
+)
+@click.option(
+    "--gateway",
+    default="modelstream",
+    show_default=True,
+    help="Name of the configured gateway that issued the keys.",
+)
+@click.option("--config", type=click.Path(dir_okay=False), help="Config file to use.")
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format of the results.",
+)
+def revoke(
+    yes: bool,
+    delete: bool,
+    audit_log: str | None,
+    gateway: str,
+    config: str | None,
+    format_: str,
+) -> None:
+    """Revoke gateway keys read from stdin, one per line, with the owner's account.
+
+    Needs MODELSTREAM_ACCESS_TOKEN (the owner's access token) and, for
+    new-api versions from 2024-07 to 2026-07, MODELSTREAM_USER_ID. Exit 1
+    when any key may still work (not owned, still answering, failed).
+    """
+    from keyscan.cli.verify import run_revoke
+
+    code = run_revoke(
+        config_path=config,
+        gateway=gateway,
+        yes=yes,
+        delete=delete,
+        audit_log=audit_log,
+        format=format_,
+    )
+    raise SystemExit(code)

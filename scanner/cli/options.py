@@ -60,6 +60,31 @@ def scan_options(function: F) -> F:
         click.option(
             "--quiet", "-q", is_flag=True, help="Print no summary line when clean."
         ),
+        click.option(
+            "--verify",
+            is_flag=True,
+            help="Check each key found against its token API (network access; "
+            "a key goes only to configured gateways and its issuer's API).",
+        ),
+        click.option(
+            "--revoke",
+            is_flag=True,
+            help="Plan the revocation of live gateway keys found (implies "
+            "--verify; needs MODELSTREAM_ACCESS_TOKEN). Add --yes to disable them.",
+        ),
+        click.option(
+            "--yes",
+            is_flag=True,
+            help="With --revoke: disable the keys, not only plan.",
+        ),
+        click.option(
+            "--fail-on",
+            type=click.Choice(["any", "live"]),
+            default="any",
+            show_default=True,
+            help="Exit 1 on any finding, or only when a live or restricted key "
+            "is found (live implies --verify).",
+        ),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -76,4 +101,8 @@ def make_options(params: dict[str, Any]) -> ScanOptions:
         show_secrets=params.pop("show_secrets"),
         color=params.pop("color"),
         quiet=params.pop("quiet"),
+        verify=params.pop("verify"),
+        revoke=params.pop("revoke"),
+        yes=params.pop("yes"),
+        fail_on=params.pop("fail_on"),
     )

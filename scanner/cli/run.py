@@ -27,6 +27,10 @@ class ScanOptions:
         max_file_size: int | None = None,
         color: bool | None = None,
         quiet: bool = False,
+        verify: bool = False,
+        revoke: bool = False,
+        yes: bool = False,
+        fail_on: str = "any",
     ) -> None:
         self.format = format
         self.output = output
@@ -35,6 +39,11 @@ class ScanOptions:
         self.max_file_size = max_file_size
         self.color = color
         self.quiet = quiet
+        # --revoke and --fail-on live need liveness, so they imply --verify.
+        self.verify = verify or revoke or fail_on == "live"
+        self.revoke = revoke
+        self.yes = yes
+        self.fail_on = fail_on
 
 
 class ScanContext(NamedTuple):
@@ -76,9 +85,26 @@ def execute(
         max_file_size=options.max_file_size or config.max_file_size,
     )
     findings = produce(context)
+    if options.verify:
+        from keyscan.cli.verify import verify_scan_findings
+
+        findings = verify_scan_findings(findings, context, options)
     summary.findings = len(findings)
     summary.duration_s = time.monotonic() - started
     write_report(command, options, findings, summary)
+    return exit_code(findings, options.fail_on)
+
+
+def exit_code(findings: list[Finding], fail_on: str) -> ExitCode:
+    """Return FINDINGS for any finding, or with ``fail_on="live"`` for a usable key.
+
+    A usable key is one whose verification is live or restricted.
+    """
+    if fail_on == "live":
+        usable = ("live", "restricted")
+        findings = [
+            f for f in findings if f.verification and f.verification.status in usable
+        ]
     return ExitCode.FINDINGS if findings else ExitCode.CLEAN
 
 

@@ -1,0 +1,143 @@
+"""``keyscan verify`` and ``keyscan revoke``, and the ``--verify``, ``--revoke``
+and ``--fail-on`` steps of the scan commands.
+
+Keys given on stdin become findings without a path, so ``verify`` reports
+them in the same shape as a scan does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from keyscan.cli.run import ScanContext, ScanOptions, exit_code, write_report
+from keyscan.config import Config, load_config
+from keyscan.errors import ExitCode
+from keyscan.findings import Finding, Summary, fingerprint, redact
+from keyscan.revoke import (
+    ALREADY_DEAD,
+    DELETED,
+    DISABLED,
+    PLANNED,
+    RevocationResult,
+    revoke_keys,
+)
+from keyscan.verify.base import LIVE, RESTRICTED
+from keyscan.verify.runner import GATEWAY_ALIASES, classify_secret, verify_findings
+
+logger = logging.getLogger(__name__)
+
+# Revocation outcomes after which the key is no longer usable, or nothing
+# was asked to change it.
+SETTLED = frozenset({PLANNED, ALREADY_DEAD, DISABLED, DELETED})
+
+
+def read_keys(stream: TextIO) -> list[str]:
+    """Return the keys on ``stream``: one per line, blank lines and ``#`` skipped."""
+    keys = (line.strip() for line in stream)
+    return [key for key in keys if key and not key.startswith("#")]
+
+
+def findings_from_keys(keys: Sequence[str]) -> list[Finding]:
+    """Return one path-less finding per key, its line being the stdin line."""
+    findings = []
+    for number, key in enumerate(keys, start=1):
+        family = classify_secret(key) or "unrecognised"
+        rule_id = f"{family}-key"
+        findings.append(
+            Finding(
+                rule_id=rule_id,
+                description=f"key given on stdin ({family})",
+                path=None,
+                line=number,
+                column=1,
+                secret_redacted=redact(key),
+                fingerprint=fingerprint(rule_id, key),
+                secret=key,
+            )
+        )
+    return findings
+
+
+def _is_usable(finding: Finding) -> bool:
+    verification = finding.verification
+    return verification is not None and verification.status in (LIVE, RESTRICTED)
+
+
+def run_verify(options: ScanOptions, fail_on: str, stdin: TextIO | None = None) -> int:
+    """Verify the keys on stdin, write the report, return the exit code."""
+    config = load_config(os.getcwd(), options.config)
+    findings = findings_from_keys(read_keys(stdin or sys.stdin))
+    summary = Summary()
+    verified = verify_findings(findings, config)
+    summary.findings = len(verified)
+    write_report("verify", options, verified, summary)
+    return exit_code(verified, fail_on)
+
+
+def verify_scan_findings(
+    findings: list[Finding], context: ScanContext, options: ScanOptions
+) -> list[Finding]:
+    """Run the ``--verify`` and ``--revoke`` steps of a scan command."""
+    rule_verifiers = {rule.id: rule.verifier for rule in context.engine.ruleset.rules}
+    verified = verify_findings(findings, context.config, rule_verifiers=rule_verifiers)
+    if options.revoke:
+        keys = [f.secret for f in verified if _revocable(f, rule_verifiers)]
+        results = _revoke(keys, context.config, yes=options.yes)
+        context.summary.extra["revocations"] = [r.to_dict() for r in results]
+    return verified
+
+
+def _revocable(finding: Finding, rule_verifiers: dict[str, str | None]) -> bool:
+    family = rule_verifiers.get(finding.rule_id) or classify_secret(finding.secret)
+    return _is_usable(finding) and family in GATEWAY_ALIASES
+
+
+def _revoke(keys: list[str], config: Config, *, yes: bool) -> list[RevocationResult]:
+    if not keys:
+        return []
+    results = revoke_keys(keys, config, yes=yes)
+    for result in results:
+        print(f"keyscan: revoke: {format_revocation(result)}", file=sys.stderr)
+    return results
+
+
+def format_revocation(result: RevocationResult) -> str:
+    """Return one line describing a revocation result."""
+    token = f"token {result.token_id}" if result.token_id is not None else "no token"
+    return (
+        f"{result.key} on {result.gateway}: {result.outcome} ({token}; {result.detail})"
+    )
+
+
+def run_revoke(
+    *,
+    config_path: str | None,
+    gateway: str,
+    yes: bool,
+    delete: bool,
+    audit_log: str | None,
+    format: str,
+    stdin: TextIO | None = None,
+) -> int:
+    """Revoke the keys on stdin; exit 1 when any key may still be usable."""
+    import json
+
+    config = load_config(os.getcwd(), config_path)
+    keys = read_keys(stdin or sys.stdin)
+    results = revoke_keys(
+        keys, config, gateway=gateway, yes=yes, delete=delete, audit_log=audit_log
+    )
+    if format == "json":
+        payload = {"revocations": [r.to_dict() for r in results]}
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        for result in results:
+            sys.stdout.write(format_revocation(result) + "\n")
+    if not yes and results:
+        print("keyscan: dry run, nothing changed; add --yes to act", file=sys.stderr)
+    settled = all(r.outcome in SETTLED for r in results)
+    return ExitCode.CLEAN if settled else ExitCode.FINDINGS

@@ -1,0 +1,178 @@
+"""The verify and revoke commands and the scan options that use them."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Repo
+from tests.tokenapi_server import DISABLED, TokenApiServer
+
+
+@pytest.fixture
+def gateway_env(token_api: TokenApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the ModelStream gateway at the fake server."""
+    monkeypatch.setenv("MODELSTREAM_BASE_URL", token_api.base_url)
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, lines: list[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+
+
+@pytest.mark.usefixtures("gateway_env")
+def test_cli_verify_json_from_stdin(
+    token_api: TokenApiServer, run_keyscan: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    state = token_api.state
+    user = state.add_user()
+    live, dead = state.add_token(user), state.add_token(user, status=DISABLED)
+    _stdin(monkeypatch, [live, "", "# a comment", dead, "AKIA" + "QX" * 8])
+    result = run_keyscan(["verify", "--format", "json"], tmp_path)
+    assert result.code == 1, result
+    findings = result.json()["findings"]
+    assert [f["path"] for f in findings] == [None, None, None]
+    assert [f["verification"] and f["verification"]["status"] for f in findings] == [
+        "live",
+        "dead",
+        None,
+    ]
+    assert live[3:] not in result.stdout
+    assert live[3:] not in result.stderr
+
+
+@pytest.mark.usefixtures("gateway_env")
+def test_cli_verify_only_dead_keys_exit_clean(
+    token_api: TokenApiServer, run_keyscan: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    state = token_api.state
+    dead = state.add_token(state.add_user(), status=DISABLED)
+    _stdin(monkeypatch, [dead])
+    result = run_keyscan(["verify"], tmp_path)
+    assert result.code == 0, result
+    assert "key is dead" in result.stdout
+
+
+@pytest.mark.usefixtures("gateway_env")
+def test_cli_scan_verify_fills_report(
+    token_api: TokenApiServer, run_keyscan: Any, repo: Repo
+) -> None:
+    state = token_api.state
+    key = state.add_token(state.add_user())
+    repo.write("app/settings.py", f'GATEWAY_KEY = "{key}"\n')
+    result = run_keyscan(["scan", "--verify", "--format", "json", "."], repo.path)
+    assert result.code == 1, result
+    [finding] = result.json()["findings"]
+    assert finding["path"] == "app/settings.py"
+    assert finding["verification"]["status"] == "live"
+    assert finding["verification"]["verifier"] == "gateway:modelstream"
+
+
+@pytest.mark.usefixtures("gateway_env")
+@pytest.mark.parametrize(("status", "code"), [(1, 1), (DISABLED, 0)])
+def test_cli_scan_fail_on_live(
+    token_api: TokenApiServer, run_keyscan: Any, repo: Repo, status: int, code: int
+) -> None:
+    state = token_api.state
+    key = state.add_token(state.add_user(), status=status)
+    repo.write(".env", f"NEWAPI_KEY={key}\n")
+    result = run_keyscan(["scan", "--fail-on", "live", "."], repo.path)
+    assert result.code == code, result
+    assert len(state.calls("models")) == 1
+
+
+@pytest.mark.usefixtures("gateway_env")
+def test_cli_scan_revoke_yes_disables_live_key(
+    token_api: TokenApiServer,
+    run_keyscan: Any,
+    repo: Repo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = token_api.state
+    user = state.add_user()
+    key = state.add_token(user)
+    monkeypatch.setenv("MODELSTREAM_ACCESS_TOKEN", user.access_token)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    repo.write(".env", f"NEWAPI_KEY={key}\n")
+    result = run_keyscan(
+        ["scan", "--revoke", "--yes", "--format", "json", "."], repo.path
+    )
+    assert result.code == 1, result
+    [revocation] = result.json()["summary"]["revocations"]
+    assert revocation["outcome"] == "disabled"
+    assert state.tokens[1].status == DISABLED
+    assert (tmp_path / "state" / "keyscan" / "revocations.jsonl").is_file()
+
+
+@pytest.mark.usefixtures("gateway_env")
+def test_cli_revoke_dry_run_then_yes(
+    token_api: TokenApiServer,
+    run_keyscan: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = token_api.state
+    user = state.add_user()
+    key = state.add_token(user)
+    monkeypatch.setenv("MODELSTREAM_ACCESS_TOKEN", user.access_token)
+    monkeypatch.setenv("MODELSTREAM_USER_ID", str(user.id))
+    audit = tmp_path / "audit.jsonl"
+    _stdin(monkeypatch, [key])
+    plan = run_keyscan(["revoke", "--audit-log", str(audit)], tmp_path)
+    assert plan.code == 0, plan
+    assert "planned" in plan.stdout
+    assert "dry run" in plan.stderr
+    assert state.tokens[1].status == 1
+    _stdin(monkeypatch, [key])
+    done = run_keyscan(
+        ["revoke", "--yes", "--delete", "--format", "json", "--audit-log", str(audit)],
+        tmp_path,
+    )
+    assert done.code == 0, done
+    [result] = done.json()["revocations"]
+    assert result["outcome"] == "deleted"
+    assert state.tokens[1].deleted
+    lines = audit.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["action"] for line in lines] == ["dry-run", "delete"]
+    assert key[3:] not in audit.read_text(encoding="utf-8")
+
+
+@pytest.mark.usefixtures("gateway_env")
+def test_cli_revoke_missing_credentials_exit_2(
+    token_api: TokenApiServer, run_keyscan: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    state = token_api.state
+    _stdin(monkeypatch, [state.add_token(state.add_user())])
+    result = run_keyscan(["revoke", "--yes"], tmp_path)
+    assert result.code == 2, result
+    assert "MODELSTREAM_ACCESS_TOKEN" in result.stderr
+    assert state.requests == []
+
+
+@pytest.mark.usefixtures("gateway_env")
+def test_cli_revoke_not_owned_exit_1(
+    token_api: TokenApiServer, run_keyscan: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    state = token_api.state
+    owner, caller = state.add_user(), state.add_user()
+    monkeypatch.setenv("MODELSTREAM_ACCESS_TOKEN", caller.access_token)
+    _stdin(monkeypatch, [state.add_token(owner)])
+    result = run_keyscan(
+        ["revoke", "--yes", "--audit-log", str(tmp_path / "a.jsonl")], tmp_path
+    )
+    assert result.code == 1, result
+    assert "not-owned" in result.stdout
+
+
+def test_cli_verify_rejects_plain_http_gateway(
+    run_keyscan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELSTREAM_BASE_URL", "http://gateway.example")
+    _stdin(monkeypatch, ["sk-" + "Ab1" * 16])
+    result = run_keyscan(["verify"], tmp_path)
+    assert result.code == 2, result
+    assert "http://gateway.example" in result.stderr
