@@ -10,7 +10,7 @@ The flow per key: check it; stop if it is already dead; find its token id;
 disable it with the status-only update (reversible, keeps the logs);
 optionally delete it; check it again. Without ``yes`` nothing is changed
 and the result is the plan. Every attempt appends one JSON line to the
-audit log, which holds a hash and a redacted form of the key, never the
+audit log, which contains a hash and a redacted form of the key, never the
 key itself.
 """
 
@@ -77,7 +77,7 @@ def load_credentials(env: Mapping[str, str] | None = None) -> Credentials:
 
 @dataclasses.dataclass(frozen=True)
 class RevocationResult:
-    """What happened to one key; ``action`` is dry-run, disable or delete."""
+    """The result of one revocation; ``action`` is dry-run, disable or delete."""
 
     fingerprint: str
     key: str
@@ -165,14 +165,14 @@ class ManagementClient:
             response = self._client.request(method, url, headers=headers, body=payload)
         except TransportError as error:
             raise TokenApiError(f"{where} failed: {error}") from error
-        answer = response.json()
-        message = str(answer.get("message", "")) if isinstance(answer, dict) else ""
+        document = response.json()
+        message = str(document.get("message", "")) if isinstance(document, dict) else ""
         _raise_for_auth(response.status, message, where)
-        if response.status != 200 or not isinstance(answer, dict):
-            raise TokenApiError(f"{where} answered HTTP {response.status}")
-        if answer.get("success") is not True:
+        if response.status != 200 or not isinstance(document, dict):
+            raise TokenApiError(f"{where} returned HTTP {response.status}")
+        if document.get("success") is not True:
             raise TokenApiError(f"{where} failed: {message or 'no message'}")
-        return answer.get("data")
+        return document.get("data")
 
     def search(self, bare: str) -> list[dict[str, Any]]:
         """Return the tokens that the key search finds (new-api only)."""
@@ -287,7 +287,9 @@ class Revoker:
         self, key: str, *, yes: bool = False, delete: bool = False
     ) -> RevocationResult:
         """Revoke one key (or plan it, without ``yes``) and log the attempt."""
-        action = ("delete" if delete else "disable") if yes else "dry-run"
+        action = "dry-run"
+        if yes:
+            action = "delete" if delete else "disable"
         result = self._result(key, action, None, FAILED, "")
         try:
             result = self._flow(key, result, yes=yes, delete=delete)

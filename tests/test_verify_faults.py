@@ -75,7 +75,7 @@ SCENARIOS = [
     pytest.param(
         Fault("status", 403, {}, b'{"error":{"message":"forbidden by policy"}}'),
         "unknown",
-        "not a documented answer",
+        "not a documented response",
         id="json-403-undocumented",
     ),
     pytest.param(
@@ -94,7 +94,7 @@ SCENARIOS = [
 
 
 @pytest.mark.parametrize(("fault", "expected", "reason"), SCENARIOS)
-def test_liveness_answer_scenarios(
+def test_liveness_response_scenarios(
     token_api: TokenApiServer, fault: Fault, expected: str, reason: str
 ) -> None:
     state = token_api.state

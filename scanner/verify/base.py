@@ -1,16 +1,16 @@
-"""The verifier interface and the rules that turn an HTTP answer into a status.
+"""The verifier interface and the rules that turn an HTTP response into a status.
 
 Statuses:
 
-- ``live``: a documented success answer whose body parses as success (a
+- ``live``: a documented success response whose body parses as success (a
   model list, or a new-api body with ``success: true``).
-- ``restricted``: the key exists but the server refused this caller (a 403
+- ``restricted``: the key exists but the server rejected this caller (a 403
   with a JSON body naming an IP allow-list, a banned owner, a group or a
   channel).
 - ``dead``: a documented authentication failure (a 401 with a JSON body).
-- ``unknown``: everything else, always with a reason: no answer (DNS,
+- ``unknown``: everything else, always with a reason: no response (DNS,
   refused, timeout, reset), 429 after the retries, 5xx, an HTML page, a 200
-  whose body is not a success answer, malformed JSON.
+  whose body is not a success response, malformed JSON.
 """
 
 from __future__ import annotations
@@ -115,16 +115,16 @@ def is_model_list(body: Any) -> bool:
 
 
 def unknown_from_error(error: TransportError, verifier: str, url: str) -> Verification:
-    """Return the unknown verification for a request that got no answer."""
+    """Return the unknown verification for a request that got no response."""
     tries = f" after {error.attempts} attempts" if error.attempts > 1 else ""
     reason = f"{error.reason}: {error.detail}{tries}"
     return Verification(UNKNOWN, reason[:_MAX_REASON], verifier, checked_url=url)
 
 
-def classify_models_answer(
+def classify_models_response(
     response: HttpResponse, secret: str, verifier: str, url: str
 ) -> Verification:
-    """Return the status that a ``GET /v1/models`` answer means.
+    """Return the status that a ``GET /v1/models`` response means.
 
     The table follows the new-api/one-api outcome matrix: 200 with a model
     list is live, 401 with a JSON body is dead, 403 with a JSON body naming a
@@ -152,7 +152,7 @@ def _live_reason(body: dict[str, Any]) -> str:
 
 
 def unknown_reason(response: HttpResponse, body: Any, message: str) -> str:
-    """Return why an answer is neither a success nor a documented failure."""
+    """Return why a response is neither a success nor a documented failure."""
     status = response.status
     tries = f" after {response.attempts} attempts" if response.attempts > 1 else ""
     if status == 429:
@@ -166,7 +166,7 @@ def unknown_reason(response: HttpResponse, body: Any, message: str) -> str:
         detail = f": {message}" if message else ""
         return f"HTTP 200 without a success body{detail}"
     detail = f": {message}" if message else ""
-    return f"HTTP {status}: not a documented answer{detail}"
+    return f"HTTP {status}: not a documented response{detail}"
 
 
 def _looks_html(response: HttpResponse) -> bool:

@@ -1,7 +1,7 @@
 """Declared verifiers: HTTP checks for other issuers, described as data.
 
 Each check is a table in ``rules/verifiers.toml``: where to send the key,
-in which header, and which answers mean live, restricted or dead. Adding an
+in which header, and which responses mean live, restricted or dead. Adding an
 issuer means adding a table, not a class.
 """
 
@@ -145,7 +145,7 @@ class DeclaredVerifier:
         self._client = client
 
     def check(self, secret: str) -> Verification:
-        """Return the status of ``secret`` according to the declared answers."""
+        """Return the status of ``secret`` according to the declared responses."""
         headers = {
             k: v.replace("{secret}", secret) for k, v in self.spec.headers.items()
         }

@@ -2,9 +2,9 @@
 
 The check is ``GET {base}/v1/models``, which costs no quota. On new-api the
 details (quota left, unlimited, expiry) come from ``GET /api/usage/token/``,
-which shares a small per-IP budget (20 requests per 20 minutes in upstream
-new-api, also used by login), so each run spends at most a configured
-number of calls on it. No billable route is ever called.
+which has a small per-IP budget: 20 requests per 20 minutes in upstream
+new-api, shared with login. So each run spends at most a configured number
+of calls on it. No billable route is ever called.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from keyscan.findings import Verification
 from keyscan.verify.base import (
     DEAD,
     UNKNOWN,
-    classify_models_answer,
+    classify_models_response,
     clean_message,
     error_message,
     unknown_from_error,
@@ -27,7 +27,7 @@ from keyscan.verify.settings import Gateway
 from keyscan.verify.transport import HttpClient, HttpResponse, TransportError
 
 MODELS_PATH = "/v1/models"
-# The route is registered with a trailing slash; without it Gin answers 301.
+# The route is registered with a trailing slash; without it Gin redirects with 301.
 USAGE_PATH = "/api/usage/token/"
 # At least 16 characters before the suffix, so "ms-123" keeps its digits.
 _SUFFIX = re.compile(r"(.{16,}?)-\d+")
@@ -110,7 +110,7 @@ class NewApiVerifier:
             response = self._client.request("GET", url, headers=_bearer(key))
         except TransportError as error:
             return unknown_from_error(error, self.name, url)
-        return classify_models_answer(response, key, self.name, url)
+        return classify_models_response(response, key, self.name, url)
 
     def _with_usage(self, verification: Verification, key: str) -> Verification:
         url = self.gateway.base_url + USAGE_PATH
@@ -135,10 +135,10 @@ def _bearer(key: str) -> dict[str, str]:
 def merge_usage(
     verification: Verification, response: HttpResponse, key: str, now: float
 ) -> Verification:
-    """Return ``verification`` completed with a ``/api/usage/token/`` answer.
+    """Return ``verification`` completed with a ``/api/usage/token/`` response.
 
-    The endpoint answers 200 even for expired and exhausted keys, so such a
-    key is dead whatever ``/v1/models`` said. A 401 only refines the reason
+    The endpoint returns 200 even for expired and exhausted keys, so such a
+    key is dead whatever ``/v1/models`` returned. A 401 only refines the reason
     of a key that is already dead.
     """
     body = response.json()

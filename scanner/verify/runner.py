@@ -56,11 +56,11 @@ def _rank(verification: Verification) -> int:
 
 
 class GatewaySetVerifier:
-    """Check a key against several gateways; the most alive answer wins.
+    """Check a key against several gateways; the most alive result wins.
 
-    The gateways are asked in order until one says live or restricted. A key
-    is dead only when every gateway says dead, since a 401 from one gateway
-    says nothing about another.
+    The gateways are asked in order until one reports live or restricted.
+    A key is dead only when every gateway reports dead, because a 401 from one
+    gateway tells nothing about another.
     """
 
     def __init__(self, verifiers: Sequence[NewApiVerifier]) -> None:
@@ -68,15 +68,15 @@ class GatewaySetVerifier:
         self.name = GATEWAY
 
     def check(self, secret: str) -> Verification:
-        """Return the best answer of the configured gateways."""
-        answers: list[Verification] = []
+        """Return the best result of the configured gateways."""
+        results: list[Verification] = []
         for verifier in self.verifiers:
-            answers.append(verifier.check(secret))
-            if answers[-1].status in (LIVE, RESTRICTED):
+            results.append(verifier.check(secret))
+            if results[-1].status in (LIVE, RESTRICTED):
                 break
-        best = min(answers, key=_rank)
-        if best.status == UNKNOWN and len(answers) > 1:
-            reasons = "; ".join(f"{a.verifier}: {a.reason}" for a in answers)
+        best = min(results, key=_rank)
+        if best.status == UNKNOWN and len(results) > 1:
+            reasons = "; ".join(f"{a.verifier}: {a.reason}" for a in results)
             return Verification(UNKNOWN, reasons[:400], best.verifier, checked_url=None)
         return best
 

@@ -27,7 +27,7 @@ MAX_BODY_BYTES = 1 << 20
 
 @dataclasses.dataclass(frozen=True)
 class HttpResponse:
-    """One HTTP answer; header names are lower-case."""
+    """One HTTP response; header names are lower-case."""
 
     status: int
     headers: Mapping[str, str]
@@ -43,7 +43,7 @@ class HttpResponse:
 
 
 class TransportError(Exception):
-    """A request that got no HTTP answer.
+    """A request that got no HTTP response.
 
     ``reason`` is one of ``dns``, ``refused``, ``timeout``, ``reset``, ``tls``,
     ``protocol`` or ``network``; ``detail`` is the underlying error text.
@@ -61,8 +61,8 @@ class RetryPolicy:
     """How often and how long to wait before a request is tried again.
 
     Retries cover 429, 5xx and connection resets. A ``Retry-After`` header is
-    honoured when it is at most ``retry_after_max_s``; a longer wait ends the
-    retries at once, because retrying sooner than the server asked is no use.
+    honoured when it is at most ``retry_after_max_s``. A longer requested wait
+    ends the retries at once, because an earlier retry would be rejected too.
     """
 
     max_retries: int = 2
@@ -71,7 +71,7 @@ class RetryPolicy:
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Return the delay a ``Retry-After`` header asks for, in seconds.
+    """Return the delay that a ``Retry-After`` header requests, in seconds.
 
     Both forms of RFC 9110 are read: a number of seconds and an HTTP date.
     """
@@ -145,8 +145,8 @@ class HttpClient:
     ) -> HttpResponse:
         """Send one request, retrying 429, 5xx and resets within the policy.
 
-        Returns the last answer, which may still be a 429 or 5xx after the
-        retries ran out. Raises TransportError when no answer arrived.
+        Returns the last response, which may still be a 429 or 5xx after the
+        retries ran out. Raises TransportError when no response arrived.
         """
         max_attempts = 1 + (self.retry.max_retries if retry else 0)
         for attempt in range(1, max_attempts + 1):
