@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import random
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Repo
-from tests.tokenapi_server import DISABLED, TokenApiServer
+from tests.tokenapi_server import DISABLED, TokenApiServer, make_key
 
 
 @pytest.fixture
@@ -176,3 +178,26 @@ def test_cli_verify_rejects_plain_http_gateway(
     result = run_keyscan(["verify"], tmp_path)
     assert result.code == 2, result
     assert "http://gateway.example" in result.stderr
+
+
+@pytest.mark.parametrize(("fail_on", "code"), [("any", 1), ("live", 0)])
+def test_cli_scan_unreachable_gateway_keeps_finding(
+    run_keyscan: Any,
+    repo: Repo,
+    monkeypatch: pytest.MonkeyPatch,
+    fail_on: str,
+    code: int,
+) -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    monkeypatch.setenv("MODELSTREAM_BASE_URL", f"http://127.0.0.1:{port}")
+    key = make_key(random.Random(5))  # noqa: S311 - made-up test key
+    repo.write(".env", f"NEWAPI_KEY={key}\n")
+    args = ["scan", "--verify", "--fail-on", fail_on, "--format", "json", "."]
+    result = run_keyscan(args, repo.path)
+    assert result.code == code, result
+    [finding] = result.json()["findings"]
+    assert finding["verification"]["status"] == "unknown"
+    assert finding["verification"]["reason"].startswith("refused")

@@ -312,3 +312,18 @@ def test_revoke_lists_every_page_without_search(
     assert result["outcome"] == "disabled"
     assert result["token_id"] == 1
     assert len(state.calls("token_list")) == list_calls
+
+
+def test_revoke_log_lines_hold_no_key(
+    token_api: TokenApiServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = token_api.state
+    user = state.add_user()
+    key = state.add_token(user)
+    caplog.set_level("DEBUG", logger="keyscan")
+    _revoke(token_api, [key], _env(user), tmp_path, yes=True)
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("/api/token/search" in message for message in messages)
+    for message in messages:
+        assert key[3:] not in message
+        assert user.access_token not in message

@@ -167,3 +167,15 @@ def test_runner_load_many_findings(token_api: TokenApiServer) -> None:
     assert len(state.calls("usage")) == 15
     assert state.calls("billable") == []
     print(f"load: {len(findings)} findings, {elapsed:.2f} s, max {state.max_in_flight}")
+
+
+def test_runner_ignores_hosts_in_scanned_content(
+    token_api: TokenApiServer, network_guard: list[str]
+) -> None:
+    state = token_api.state
+    key = state.add_token(state.add_user())
+    finding = finding_for(key)._replace(context_hosts=("gateway.attacker.example",))
+    [result] = verify_findings([finding], settings_for(token_api))
+    assert result.verification is not None
+    assert result.verification.checked_url == token_api.base_url + "/v1/models"
+    assert network_guard == []
