@@ -1,4 +1,4 @@
-"""Answers that are not a documented success or auth failure, and no answer.
+"""Responses that are not a documented success or auth failure, and no response.
 
 Each case must come back as ``unknown`` (or, for a 200 error body, at least
 not ``live``) with a reason, and the finding must never be dropped.
@@ -256,7 +256,7 @@ def test_unreachable_refused_port_is_unknown(token_api: TokenApiServer) -> None:
 
 
 class SilentListener:
-    """A loopback socket that accepts and then never answers, or closes at once."""
+    """A loopback socket that accepts and then never responds, or closes at once."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode

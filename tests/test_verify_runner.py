@@ -139,7 +139,7 @@ def test_runner_log_lines_never_hold_key(
 
 
 def test_runner_load_many_findings(token_api: TokenApiServer) -> None:
-    """About 3000 findings with 1500 distinct keys, some answered 429 first."""
+    """About 3000 findings with 1500 distinct keys, some rejected with 429 first."""
     state = token_api.state
     state.latency = 0.003  # long enough for concurrent requests to overlap
     user = state.add_user()

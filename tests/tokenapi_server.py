@@ -2,9 +2,9 @@
 
 It serves the routes keyscan uses (``/v1/models``, ``/api/usage/token/``,
 ``/api/status`` and the ``/api/token`` management routes) with the status
-codes and bodies of the upstream projects, keeps tokens and users in
-memory, injects faults per route and records every request so tests can
-check limits: concurrency, requests per key, routes never called.
+codes and bodies of the upstream projects. Tokens and users live in memory,
+faults can be injected per route, and every request is recorded, so tests
+can check limits: concurrency, requests per key, routes never called.
 
 Keys are generated at run time from a seeded random generator.
 """
@@ -108,9 +108,9 @@ class Fault:
     """An injected misbehaviour for the next ``times`` requests of a route.
 
     ``kind`` is ``status`` (send ``status``, ``headers`` and ``body``),
-    ``sleep`` (wait ``delay`` seconds, then answer normally), ``hang``
-    (accept and never answer until the server stops), or ``reset`` (close
-    the connection with an RST and no answer). ``times`` None means always.
+    ``sleep`` (wait ``delay`` seconds, then respond normally), ``hang``
+    (accept and never respond until the server stops), or ``reset`` (close
+    the connection with an RST and no response). ``times`` None means always.
     With ``every`` N, only every Nth request of the route gets the fault.
     """
 
@@ -139,7 +139,7 @@ class Recorded:
 
 @dataclasses.dataclass
 class ServerState:
-    """Everything the fake gateway knows; tests change it between requests."""
+    """The fake gateway's data and settings; tests change them between requests."""
 
     flavor: str = NEWAPI
     era: str = ERA_NEWAPI_BEARER
@@ -444,11 +444,11 @@ class Gateway:
             prefix = _str(query, "keyword")
             found = [t for t in items if t.name.startswith(prefix)]
             return _mgmt(True, data=[t.to_json(False) for t in found])
-        wanted = _str(query, "token").removeprefix("sk-")
+        searched = _str(query, "token").removeprefix("sk-")
         if self.state.masked_keys:
-            found = [t for t in items if t.key == wanted]
+            found = [t for t in items if t.key == searched]
         else:
-            found = [t for t in items if wanted in t.key]
+            found = [t for t in items if searched in t.key]
         return self._page(found, {"p": ["1" if self.state.paged_lists else "0"]})
 
     def get_token(self, user: User, token_id: int) -> Any:
@@ -563,8 +563,8 @@ class Handler(BaseHTTPRequestHandler):
             self._leave()
 
     def _leave(self) -> None:
-        # A request stops counting as in flight before its answer is written:
-        # once the client has the answer it may send its next request while
+        # A request stops counting as in flight before its response is written:
+        # once the client has the response it may send its next request while
         # this thread is still finishing, which is not a concurrent request.
         if self._counted:
             self._counted = False
@@ -612,7 +612,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, body, {})
 
     def _apply(self, fault: Fault) -> bool:
-        """Act out ``fault``; return True when no normal answer must follow."""
+        """Act out ``fault``; return True when no normal response must follow."""
         if fault.kind == "sleep":
             self.server.stopping.wait(fault.delay)
             return False
