@@ -193,7 +193,7 @@ def test_cli_scan_unreachable_gateway_keeps_finding(
     port = probe.getsockname()[1]
     probe.close()
     monkeypatch.setenv("MODELSTREAM_BASE_URL", f"http://127.0.0.1:{port}")
-    key = make_key(random.Random(5))  # noqa: S311 - made-up test key
+    key = make_key(random.Random(5))
     repo.write(".env", f"NEWAPI_KEY={key}\n")
     args = ["scan", "--verify", "--fail-on", fail_on, "--format", "json", "."]
     result = run_keyscan(args, repo.path)

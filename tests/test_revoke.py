@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+
 from keyscan.errors import CredentialsError
 from keyscan.revoke import default_audit_log, load_credentials, revoke_keys
-
 from tests.tokenapi_server import (
     DISABLED,
     ERA_NEWAPI_BEARER,

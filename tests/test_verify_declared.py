@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from keyscan.errors import RuleError
 from keyscan.findings import Verification
 from keyscan.verify.declared import load_declared
 from keyscan.verify.runner import classify_secret, verify_findings
-
 from tests.tokenapi_server import Fault, TokenApiServer
 from tests.verify_support import finding_for, settings_for
 

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from keyscan.verify.runner import verify_findings
 from keyscan.verify.settings import Gateway
 from keyscan.verify.transport import HttpClient, RetryPolicy, retry_after_seconds
-
 from tests.tokenapi_server import Fault, TokenApiServer
 from tests.verify_support import finding_for, settings_for
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from keyscan.verify.newapi import NewApiVerifier, bare_key, gateway_key
 from keyscan.verify.settings import Gateway
 from keyscan.verify.transport import HttpClient, RetryPolicy
-
 from tests.tokenapi_server import (
     DISABLED,
     EXHAUSTED,

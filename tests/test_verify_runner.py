@@ -6,11 +6,11 @@ import random
 import time
 
 import pytest
+
 from keyscan.findings import Verification
 from keyscan.verify.cache import VerificationCache
 from keyscan.verify.runner import verify_findings
 from keyscan.verify.settings import Gateway
-
 from tests.tokenapi_server import DISABLED, Fault, ServerState, TokenApiServer, make_key
 from tests.verify_support import finding_for, settings_for
 
@@ -107,7 +107,7 @@ def test_runner_dead_only_when_all_gateways_dead(token_api: TokenApiServer) -> N
     other = TokenApiServer(ServerState()).start()
     other.state.inject("models", Fault("status", 502, times=None))
     try:
-        key = make_key(random.Random(3))  # noqa: S311 - made-up test key
+        key = make_key(random.Random(3))
         gateways = (
             Gateway("modelstream", token_api.base_url),
             Gateway("corp", other.base_url),
@@ -147,7 +147,7 @@ def test_runner_load_many_findings(token_api: TokenApiServer) -> None:
     state.inject(
         "models", Fault("status", 429, {"Retry-After": "0"}, times=100, every=15)
     )
-    rng = random.Random(11)  # noqa: S311 - shuffles test data only
+    rng = random.Random(11)
     order = keys * 2
     rng.shuffle(order)
     findings = [finding_for(k, line=n) for n, k in enumerate(order, start=1)]

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+
 from keyscan.errors import ConfigError
 from keyscan.verify.settings import (
     MODELSTREAM_BASE_URL,

@@ -6,7 +6,6 @@ from typing import Any
 
 from keyscan.findings import Finding, fingerprint, redact
 from keyscan.verify.settings import Gateway, VerifySettings
-
 from tests.tokenapi_server import TokenApiServer
 
 
