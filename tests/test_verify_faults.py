@@ -7,7 +7,6 @@ not ``live``) with a reason, and the finding must never be dropped.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 from keyscan.verify.runner import verify_findings
 from keyscan.verify.settings import Gateway
 from keyscan.verify.transport import HttpClient, RetryPolicy, retry_after_seconds
-from tests.tokenapi_server import Fault, TokenApiServer
+from tests.tokenapi_server import Fault, SilentListener, TokenApiServer
 from tests.verify_support import finding_for, settings_for
 
 WAF_PAGE = (
@@ -253,47 +252,6 @@ def _closed_port() -> int:
 def test_unreachable_refused_port_is_unknown(token_api: TokenApiServer) -> None:
     results = _run_unreachable(token_api, f"http://127.0.0.1:{_closed_port()}", 1.0)
     _assert_unknown(results, "refused")
-
-
-class SilentListener:
-    """A loopback socket that accepts and then never responds, or closes at once."""
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
-        self._socket.listen(16)
-        self._socket.settimeout(0.05)
-        self._stop = threading.Event()
-        self._held: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        """Return the listener's base URL."""
-        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._socket.accept()
-            except OSError:
-                continue
-            if self.mode == "close":
-                conn.settimeout(1.0)
-                conn.recv(65536)
-                conn.close()
-            else:
-                self._held.append(conn)
-
-    def close(self) -> None:
-        """Stop accepting and close every connection."""
-        self._stop.set()
-        self._thread.join()
-        for conn in self._held:
-            conn.close()
-        self._socket.close()
 
 
 @pytest.fixture

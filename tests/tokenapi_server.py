@@ -748,6 +748,47 @@ class TokenApiServer:
         self._server.server_close()
 
 
+class SilentListener:
+    """A loopback socket that accepts and then never responds, or closes at once."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(16)
+        self._socket.settimeout(0.05)
+        self._stop = threading.Event()
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """Return the listener's base URL."""
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._socket.accept()
+            except OSError:
+                continue
+            if self.mode == "close":
+                conn.settimeout(1.0)
+                conn.recv(65536)
+                conn.close()
+            else:
+                self._held.append(conn)
+
+    def close(self) -> None:
+        """Stop accepting and close every connection."""
+        self._stop.set()
+        self._thread.join()
+        for conn in self._held:
+            conn.close()
+        self._socket.close()
+
+
 def running(state: ServerState | None = None) -> Iterator[TokenApiServer]:
     """Yield a started server and stop it afterwards (for fixtures)."""
     server = TokenApiServer(state).start()
