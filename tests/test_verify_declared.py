@@ -10,6 +10,7 @@ from keyscan.errors import RuleError
 from keyscan.findings import Verification
 from keyscan.verify.declared import load_declared
 from keyscan.verify.runner import classify_secret, verify_findings
+from keyscan.verify.settings import load_settings
 from tests.tokenapi_server import Fault, TokenApiServer
 from tests.verify_support import finding_for, settings_for
 
@@ -125,3 +126,30 @@ def test_declared_header_carries_key(token_api: TokenApiServer) -> None:
     [request] = token_api.state.requests
     # x-api-key, not Authorization, carries an Anthropic key.
     assert request.credential is None
+
+
+@pytest.mark.parametrize(
+    ("family", "secret", "path"),
+    [
+        ("anthropic", "sk-ant-admin01-" + "Qw7-" * 23 + "AA", "/v1/organizations/me"),
+        ("openai", "sk-admin-" + "Ab3" * 10 + "T3BlbkFJ" + "xY9" * 10, None),
+    ],
+)
+def test_declared_admin_keys_use_admin_route(
+    token_api: TokenApiServer, family: str, secret: str, path: str | None
+) -> None:
+    body = b'{"type":"organization","id":"o","name":"n","data":[]}'
+    token_api.state.inject("other", Fault("status", 200, body=body))
+    result = _check(token_api, family, secret)
+    assert result.status == "live"
+    assert result.verifier == f"{family}-admin"
+    [request] = token_api.state.requests
+    assert request.path == (path or "/v1/organization/admin_api_keys")
+    assert request.route != "models"
+
+
+def test_settings_env_family_with_dash() -> None:
+    env = {"KEYSCAN_VERIFY_ANTHROPIC_ADMIN_BASE_URL": "http://127.0.0.1:9"}
+    assert load_settings(None, env=env).base_urls == {
+        "anthropic-admin": "http://127.0.0.1:9"
+    }

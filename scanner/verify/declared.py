@@ -72,6 +72,13 @@ class DeclaredSpec:
     quota_remaining: str | None = None
     unlimited_if_null: str | None = None
     expires_at: str | None = None
+    variant_of: str | None = None
+    secret_prefix: str | None = None
+
+    def replaces(self, family: str, secret: str) -> bool:
+        """Return True when this check takes over ``family`` for ``secret``."""
+        prefix = self.secret_prefix
+        return self.variant_of == family and bool(prefix) and secret.startswith(prefix)
 
 
 def json_path(body: Any, path: str) -> tuple[bool, Any]:
@@ -120,6 +127,8 @@ def _spec(family: str, table: Mapping[str, Any]) -> DeclaredSpec:
             quota_remaining=table.get("quota_remaining"),
             unlimited_if_null=table.get("unlimited_if_null"),
             expires_at=table.get("expires_at"),
+            variant_of=table.get("variant_of"),
+            secret_prefix=table.get("secret_prefix"),
         )
     except (KeyError, TypeError, AttributeError) as error:
         raise RuleError(f"invalid declared verifier {family!r}: {error!r}") from error

@@ -99,6 +99,13 @@ class VerifierRegistry:
         }
         self._built: dict[str, Verifier | None] = {}
 
+    def family_for(self, family: str, secret: str) -> str:
+        """Return the declared variant of ``family`` that handles ``secret``, if any."""
+        for name, spec in self.declared.items():
+            if spec.replaces(family, secret):
+                return name
+        return family
+
     def get(self, family: str) -> Verifier | None:
         """Return the verifier for ``family``, or None when nothing checks it."""
         if family not in self._built:
@@ -113,7 +120,9 @@ class VerifierRegistry:
         spec = self.declared.get(family)
         if spec is None:
             return None
-        return DeclaredVerifier(spec, self.client, self.settings.base_urls.get(family))
+        urls = self.settings.base_urls
+        override = urls.get(family) or urls.get(spec.variant_of or "")
+        return DeclaredVerifier(spec, self.client, override)
 
 
 def make_client(settings: VerifySettings) -> HttpClient:
@@ -169,6 +178,7 @@ def _plan(
         if family is None or not finding.secret:
             assigned.append(None)
             continue
+        family = registry.family_for(family, finding.secret.strip())
         verifier = registry.get(family)
         secret = _normalised(verifier, finding.secret)
         key = cache_key(family, secret)

@@ -106,7 +106,8 @@ def load_settings(
     Sections: ``[gateways.NAME]`` (base_url, family), ``[verify]`` (limits)
     and ``[verify.base_urls]`` (family = URL, overriding a declared verifier's
     host). ``MODELSTREAM_BASE_URL`` overrides the ModelStream gateway and
-    ``KEYSCAN_VERIFY_<FAMILY>_BASE_URL`` a declared verifier's host.
+    ``KEYSCAN_VERIFY_<FAMILY>_BASE_URL`` a declared verifier's host, with
+    the dashes of the family name written as underscores.
     """
     environ = os.environ if env is None else env
     gateways_section = config.section("gateways") if config else {}
@@ -164,6 +165,7 @@ def _base_urls(section: Any, env: Mapping[str, str]) -> dict[str, str]:
     for name, value in env.items():
         if name.startswith("KEYSCAN_VERIFY_") and name.endswith("_BASE_URL") and value:
             family = name[len("KEYSCAN_VERIFY_") : -len("_BASE_URL")].lower()
+            family = family.replace("_", "-")
             urls[family] = check_base_url(value, name)
     return urls
 
