@@ -118,3 +118,21 @@ def test_settings_unknown_gateway_name() -> None:
 def test_settings_bad_concurrency_rejected(value: object) -> None:
     with pytest.raises(ConfigError, match="concurrency"):
         load_settings(FakeConfig(verify={"concurrency": value}), env={})
+
+
+@pytest.mark.parametrize(
+    ("sections", "where"),
+    [
+        ({"verify": {"timeout": 3}}, "[verify]"),
+        (
+            {"gateways": {"corp": {"base_url": "https://gw.example", "url": "x"}}},
+            "corp",
+        ),
+    ],
+)
+def test_settings_unknown_setting_rejected(
+    sections: dict[str, Mapping[str, Any]], where: str
+) -> None:
+    with pytest.raises(ConfigError, match="unknown setting") as raised:
+        load_settings(FakeConfig(**sections), env={})
+    assert where in raised.value.message

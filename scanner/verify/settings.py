@@ -19,6 +19,18 @@ from keyscan.errors import ConfigError
 MODELSTREAM = "modelstream"
 MODELSTREAM_BASE_URL = "https://api.modelstream.ai"
 GATEWAY_FAMILIES = ("newapi", "oneapi", "openai")
+_VERIFY_KEYS = frozenset(
+    {
+        "concurrency",
+        "timeout_s",
+        "max_retries",
+        "backoff_s",
+        "retry_after_max_s",
+        "usage_budget",
+        "base_urls",
+    }
+)
+_GATEWAY_KEYS = frozenset({"base_url", "family"})
 
 
 class ConfigLike(Protocol):
@@ -112,6 +124,7 @@ def load_settings(
     environ = os.environ if env is None else env
     gateways_section = config.section("gateways") if config else {}
     verify_section = config.section("verify") if config else {}
+    _reject_unknown(verify_section, _VERIFY_KEYS, "[verify]")
     return VerifySettings(
         gateways=_gateways(gateways_section, environ),
         base_urls=_base_urls(verify_section.get("base_urls", {}), environ),
@@ -139,7 +152,19 @@ def _gateways(
     return tuple(gateways)
 
 
+def _reject_unknown(
+    section: Mapping[str, Any], known: frozenset[str], where: str
+) -> None:
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown setting {unknown[0]!r} in {where}",
+            f"use one of {', '.join(sorted(known))}",
+        )
+
+
 def _gateway(name: str, entry: Mapping[str, Any], env: Mapping[str, str]) -> Gateway:
+    _reject_unknown(entry, _GATEWAY_KEYS, f"[gateways.{name}]")
     url = str(
         entry.get("base_url", MODELSTREAM_BASE_URL if name == MODELSTREAM else "")
     )
