@@ -193,7 +193,7 @@ def clean_token_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def token_api() -> Iterator[TokenApiServer]:
+def fake_gateway() -> Iterator[TokenApiServer]:
     """Run a fake new-api gateway (current era) on 127.0.0.1."""
     server = TokenApiServer(ServerState()).start()
     try:

@@ -61,17 +61,17 @@ EXPECTED_C22 = {
 def test_case_non_auth_liveness_responses(
     tmp_path: Path,
     run_keyscan: Any,
-    token_api: TokenApiServer,
+    fake_gateway: TokenApiServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     case_dir = _build("C22", tmp_path)
-    monkeypatch.setenv("MODELSTREAM_BASE_URL", token_api.base_url)
+    monkeypatch.setenv("MODELSTREAM_BASE_URL", fake_gateway.base_url)
     seen = {}
     for scenario in _scenarios(case_dir):
         body = scenario["body"].encode()
         fault = Fault("status", scenario["status"], scenario["headers"], body)
-        token_api.state.faults.clear()
-        token_api.state.inject("models", fault)
+        fake_gateway.state.faults.clear()
+        fake_gateway.state.inject("models", fault)
         result = _scan(run_keyscan, case_dir, tmp_path)
         [finding] = result.json()["findings"]
         assert (finding["path"], finding["line"]) == (".env", 2)

@@ -16,9 +16,9 @@ from tests.tokenapi_server import DISABLED, TokenApiServer, make_key
 
 
 @pytest.fixture
-def gateway_env(token_api: TokenApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def gateway_env(fake_gateway: TokenApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point the ModelStream gateway at the fake server."""
-    monkeypatch.setenv("MODELSTREAM_BASE_URL", token_api.base_url)
+    monkeypatch.setenv("MODELSTREAM_BASE_URL", fake_gateway.base_url)
 
 
 def _stdin(monkeypatch: pytest.MonkeyPatch, lines: list[str]) -> None:
@@ -27,9 +27,9 @@ def _stdin(monkeypatch: pytest.MonkeyPatch, lines: list[str]) -> None:
 
 @pytest.mark.usefixtures("gateway_env")
 def test_cli_verify_json_from_stdin(
-    token_api: TokenApiServer, run_keyscan: Any, tmp_path: Path, monkeypatch: Any
+    fake_gateway: TokenApiServer, run_keyscan: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     user = state.add_user()
     live, dead = state.add_token(user), state.add_token(user, status=DISABLED)
     _stdin(monkeypatch, [live, "", "# a comment", dead, "AKIA" + "QX" * 8])
@@ -48,9 +48,9 @@ def test_cli_verify_json_from_stdin(
 
 @pytest.mark.usefixtures("gateway_env")
 def test_cli_verify_only_dead_keys_exit_clean(
-    token_api: TokenApiServer, run_keyscan: Any, tmp_path: Path, monkeypatch: Any
+    fake_gateway: TokenApiServer, run_keyscan: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     dead = state.add_token(state.add_user(), status=DISABLED)
     _stdin(monkeypatch, [dead])
     result = run_keyscan(["verify"], tmp_path)
@@ -60,9 +60,9 @@ def test_cli_verify_only_dead_keys_exit_clean(
 
 @pytest.mark.usefixtures("gateway_env")
 def test_cli_scan_verify_fills_report(
-    token_api: TokenApiServer, run_keyscan: Any, repo: Repo
+    fake_gateway: TokenApiServer, run_keyscan: Any, repo: Repo
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
     repo.write("app/settings.py", f'GATEWAY_KEY = "{key}"\n')
     result = run_keyscan(["scan", "--verify", "--format", "json", "."], repo.path)
@@ -76,9 +76,9 @@ def test_cli_scan_verify_fills_report(
 @pytest.mark.usefixtures("gateway_env")
 @pytest.mark.parametrize(("status", "code"), [(1, 1), (DISABLED, 0)])
 def test_cli_scan_fail_on_live(
-    token_api: TokenApiServer, run_keyscan: Any, repo: Repo, status: int, code: int
+    fake_gateway: TokenApiServer, run_keyscan: Any, repo: Repo, status: int, code: int
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     key = state.add_token(state.add_user(), status=status)
     repo.write(".env", f"NEWAPI_KEY={key}\n")
     result = run_keyscan(["scan", "--fail-on", "live", "."], repo.path)
@@ -88,13 +88,13 @@ def test_cli_scan_fail_on_live(
 
 @pytest.mark.usefixtures("gateway_env")
 def test_cli_scan_revoke_yes_disables_live_key(
-    token_api: TokenApiServer,
+    fake_gateway: TokenApiServer,
     run_keyscan: Any,
     repo: Repo,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     user = state.add_user()
     key = state.add_token(user)
     monkeypatch.setenv("MODELSTREAM_ACCESS_TOKEN", user.access_token)
@@ -112,12 +112,12 @@ def test_cli_scan_revoke_yes_disables_live_key(
 
 @pytest.mark.usefixtures("gateway_env")
 def test_cli_revoke_dry_run_then_yes(
-    token_api: TokenApiServer,
+    fake_gateway: TokenApiServer,
     run_keyscan: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     user = state.add_user()
     key = state.add_token(user)
     monkeypatch.setenv("MODELSTREAM_ACCESS_TOKEN", user.access_token)
@@ -145,9 +145,9 @@ def test_cli_revoke_dry_run_then_yes(
 
 @pytest.mark.usefixtures("gateway_env")
 def test_cli_revoke_missing_credentials_exit_2(
-    token_api: TokenApiServer, run_keyscan: Any, tmp_path: Path, monkeypatch: Any
+    fake_gateway: TokenApiServer, run_keyscan: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     _stdin(monkeypatch, [state.add_token(state.add_user())])
     result = run_keyscan(["revoke", "--yes"], tmp_path)
     assert result.code == 2, result
@@ -157,9 +157,9 @@ def test_cli_revoke_missing_credentials_exit_2(
 
 @pytest.mark.usefixtures("gateway_env")
 def test_cli_revoke_not_owned_exit_1(
-    token_api: TokenApiServer, run_keyscan: Any, tmp_path: Path, monkeypatch: Any
+    fake_gateway: TokenApiServer, run_keyscan: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     owner, caller = state.add_user(), state.add_user()
     monkeypatch.setenv("MODELSTREAM_ACCESS_TOKEN", caller.access_token)
     _stdin(monkeypatch, [state.add_token(owner)])
@@ -201,3 +201,12 @@ def test_cli_scan_unreachable_gateway_keeps_finding(
     [finding] = result.json()["findings"]
     assert finding["verification"]["status"] == "unknown"
     assert finding["verification"]["reason"].startswith("refused")
+
+
+def test_cli_scan_revoke_without_credentials_fails_first(
+    run_keyscan: Any, repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.write(".env", "NEWAPI_KEY=" + make_key(random.Random(8)) + "\n")
+    result = run_keyscan(["scan", "--revoke", "."], repo.path)
+    assert result.code == 2, result
+    assert "MODELSTREAM_ACCESS_TOKEN" in result.stderr

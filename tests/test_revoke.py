@@ -61,11 +61,11 @@ def _changes(server: TokenApiServer) -> list[str]:
 
 
 def test_revoke_missing_credentials_attempts_nothing(
-    token_api: TokenApiServer, tmp_path: Path
+    fake_gateway: TokenApiServer, tmp_path: Path
 ) -> None:
     with pytest.raises(CredentialsError, match="MODELSTREAM_ACCESS_TOKEN"):
-        _revoke(token_api, ["sk-" + "a" * 48], {}, tmp_path)
-    assert token_api.state.requests == []
+        _revoke(fake_gateway, ["sk-" + "a" * 48], {}, tmp_path)
+    assert fake_gateway.state.requests == []
     assert not (tmp_path / "audit.jsonl").exists()
 
 
@@ -76,77 +76,81 @@ def test_load_credentials_rejects_bad_user_id() -> None:
 
 
 def test_revoke_dry_run_changes_nothing(
-    token_api: TokenApiServer, tmp_path: Path
+    fake_gateway: TokenApiServer, tmp_path: Path
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     user = state.add_user()
     key = state.add_token(user)
-    [result] = _revoke(token_api, [key], _env(user), tmp_path)
+    [result] = _revoke(fake_gateway, [key], _env(user), tmp_path)
     assert result["action"] == "dry-run"
     assert result["outcome"] == "planned"
     assert result["token_id"] == 1
     assert state.tokens[1].status == 1
-    assert _changes(token_api) == []
+    assert _changes(fake_gateway) == []
 
 
 def test_revoke_yes_disables_and_rechecks(
-    token_api: TokenApiServer, tmp_path: Path
+    fake_gateway: TokenApiServer, tmp_path: Path
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     user = state.add_user()
     key = state.add_token(user)
-    [result] = _revoke(token_api, [key], _env(user), tmp_path, yes=True)
+    [result] = _revoke(fake_gateway, [key], _env(user), tmp_path, yes=True)
     assert result["action"] == "disable"
     assert result["outcome"] == "disabled"
     assert state.tokens[1].status == DISABLED
     assert not state.tokens[1].deleted
-    assert _changes(token_api) == ["token_put"]
+    assert _changes(fake_gateway) == ["token_put"]
     assert len(state.calls("models")) == 2
 
 
-def test_revoke_delete_after_disable(token_api: TokenApiServer, tmp_path: Path) -> None:
-    state = token_api.state
+def test_revoke_delete_after_disable(
+    fake_gateway: TokenApiServer, tmp_path: Path
+) -> None:
+    state = fake_gateway.state
     user = state.add_user()
     key = state.add_token(user)
-    [result] = _revoke(token_api, [key], _env(user), tmp_path, yes=True, delete=True)
+    [result] = _revoke(fake_gateway, [key], _env(user), tmp_path, yes=True, delete=True)
     assert result["outcome"] == "deleted"
     assert state.tokens[1].deleted
-    assert _changes(token_api) == ["token_put", "token_delete"]
+    assert _changes(fake_gateway) == ["token_put", "token_delete"]
 
 
-def test_revoke_rerun_is_idempotent(token_api: TokenApiServer, tmp_path: Path) -> None:
-    state = token_api.state
+def test_revoke_rerun_is_idempotent(
+    fake_gateway: TokenApiServer, tmp_path: Path
+) -> None:
+    state = fake_gateway.state
     user = state.add_user()
     key = state.add_token(user)
-    _revoke(token_api, [key], _env(user), tmp_path, yes=True)
-    [again] = _revoke(token_api, [key], _env(user), tmp_path, yes=True)
+    _revoke(fake_gateway, [key], _env(user), tmp_path, yes=True)
+    [again] = _revoke(fake_gateway, [key], _env(user), tmp_path, yes=True)
     assert again["outcome"] == "already-dead"
-    assert _changes(token_api) == ["token_put"]
+    assert _changes(fake_gateway) == ["token_put"]
 
 
 def test_revoke_already_dead_makes_no_change(
-    token_api: TokenApiServer, tmp_path: Path
+    fake_gateway: TokenApiServer, tmp_path: Path
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     user = state.add_user()
     key = state.add_token(user, status=DISABLED)
-    [result] = _revoke(token_api, [key], _env(user), tmp_path, yes=True)
+    [result] = _revoke(fake_gateway, [key], _env(user), tmp_path, yes=True)
     assert result["outcome"] == "already-dead"
     assert [r.route for r in state.requests] == ["models"]
 
 
 def test_revoke_key_of_other_account_not_owned(
-    token_api: TokenApiServer, tmp_path: Path
+    fake_gateway: TokenApiServer, tmp_path: Path
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     owner, caller = state.add_user(), state.add_user()
     key = state.add_token(owner)
     state.add_token(caller)
-    [result] = _revoke(token_api, [key], _env(caller), tmp_path, yes=True)
+    [result] = _revoke(fake_gateway, [key], _env(caller), tmp_path, yes=True)
     assert result["outcome"] == "not-owned"
     assert result["token_id"] is None
     assert state.tokens[1].status == 1
-    assert _changes(token_api) == []
+    assert _changes(fake_gateway) == []
 
 
 ERAS = [
@@ -159,7 +163,7 @@ ERAS = [
 
 @pytest.mark.parametrize(("flavor", "era", "paged", "masked", "with_id"), ERAS)
 def test_revoke_each_auth_era(
-    token_api: TokenApiServer,
+    fake_gateway: TokenApiServer,
     tmp_path: Path,
     flavor: str,
     era: str,
@@ -167,12 +171,12 @@ def test_revoke_each_auth_era(
     masked: bool,
     with_id: bool,
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     state.flavor, state.era = flavor, era
     state.paged_lists, state.masked_keys = paged, masked
     user = state.add_user()
     keys = [state.add_token(user) for _ in range(25)]
-    [result] = _revoke(token_api, [keys[0]], _env(user, with_id), tmp_path, yes=True)
+    [result] = _revoke(fake_gateway, [keys[0]], _env(user, with_id), tmp_path, yes=True)
     assert result["outcome"] == "disabled"
     assert result["token_id"] == 1
     assert state.tokens[1].status == DISABLED
@@ -180,78 +184,78 @@ def test_revoke_each_auth_era(
 
 
 def test_revoke_user_header_era_needs_user_id(
-    token_api: TokenApiServer, tmp_path: Path
+    fake_gateway: TokenApiServer, tmp_path: Path
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     state.era = ERA_NEWAPI_USER_HEADER
     user = state.add_user()
     key = state.add_token(user)
     with pytest.raises(CredentialsError) as raised:
-        _revoke(token_api, [key], _env(user, with_id=False), tmp_path, yes=True)
+        _revoke(fake_gateway, [key], _env(user, with_id=False), tmp_path, yes=True)
     assert "MODELSTREAM_USER_ID" in (raised.value.hint or "")
-    assert _changes(token_api) == []
+    assert _changes(fake_gateway) == []
     [line] = _audit(tmp_path)
     assert line["outcome"] == "failed"
 
 
 @pytest.mark.parametrize("era", [ERA_ONEAPI, ERA_NEWAPI_USER_HEADER, ERA_NEWAPI_BEARER])
 def test_revoke_bad_access_token_rejected(
-    token_api: TokenApiServer, tmp_path: Path, era: str
+    fake_gateway: TokenApiServer, tmp_path: Path, era: str
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     state.era = era
     user = state.add_user()
     key = state.add_token(user)
     env = {"MODELSTREAM_ACCESS_TOKEN": "wrong", "MODELSTREAM_USER_ID": str(user.id)}
     with pytest.raises(CredentialsError, match="credentials rejected"):
-        _revoke(token_api, [key], env, tmp_path, yes=True)
-    assert _changes(token_api) == []
+        _revoke(fake_gateway, [key], env, tmp_path, yes=True)
+    assert _changes(fake_gateway) == []
 
 
 def test_revoke_cached_key_still_answering(
-    token_api: TokenApiServer, tmp_path: Path
+    fake_gateway: TokenApiServer, tmp_path: Path
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     state.flavor, state.era, state.sticky_cache = ONEAPI, ERA_ONEAPI, True
     state.paged_lists = state.masked_keys = False
     user = state.add_user()
     key = state.add_token(user)
-    [first] = _revoke(token_api, [key], _env(user), tmp_path, yes=True)
-    [second] = _revoke(token_api, [key], _env(user), tmp_path, yes=True)
+    [first] = _revoke(fake_gateway, [key], _env(user), tmp_path, yes=True)
+    [second] = _revoke(fake_gateway, [key], _env(user), tmp_path, yes=True)
     assert first["outcome"] == "still-answering"
     assert "cache" in str(first["detail"])
     assert second["outcome"] == "still-answering"
-    assert _changes(token_api) == ["token_put"]
+    assert _changes(fake_gateway) == ["token_put"]
 
 
 def test_revoke_server_error_reports_failed(
-    token_api: TokenApiServer, tmp_path: Path
+    fake_gateway: TokenApiServer, tmp_path: Path
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     user = state.add_user()
     key = state.add_token(user)
     state.inject("token_put", Fault("status", 500, body=b"oops"))
-    [result] = _revoke(token_api, [key], _env(user), tmp_path, yes=True)
+    [result] = _revoke(fake_gateway, [key], _env(user), tmp_path, yes=True)
     assert result["outcome"] == "failed"
     assert "HTTP 500" in str(result["detail"])
     assert state.tokens[1].status == 1
 
 
 def test_revoke_audit_log_lines_hold_no_key(
-    token_api: TokenApiServer, tmp_path: Path
+    fake_gateway: TokenApiServer, tmp_path: Path
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     user = state.add_user()
     keys = [state.add_token(user), state.add_token(state.add_user())]
-    _revoke(token_api, keys, _env(user), tmp_path)
-    _revoke(token_api, keys[:1], _env(user), tmp_path, yes=True, delete=True)
+    _revoke(fake_gateway, keys, _env(user), tmp_path)
+    _revoke(fake_gateway, keys[:1], _env(user), tmp_path, yes=True, delete=True)
     lines = _audit(tmp_path)
     assert [line["outcome"] for line in lines] == ["planned", "not-owned", "deleted"]
     assert [line["action"] for line in lines] == ["dry-run", "dry-run", "delete"]
     for line in lines:
         assert set(line) >= {"time", "fingerprint", "key", "gateway", "base_url"}
         assert str(line["time"]).endswith("+00:00")
-        assert line["base_url"] == token_api.base_url
+        assert line["base_url"] == fake_gateway.base_url
     text = (tmp_path / "audit.jsonl").read_text(encoding="utf-8")
     for key in keys:
         assert key[3:] not in text
@@ -269,12 +273,12 @@ def test_default_audit_log_follows_xdg_state_home(tmp_path: Path) -> None:
 
 
 def test_revoke_calls_no_billable_route(
-    token_api: TokenApiServer, tmp_path: Path
+    fake_gateway: TokenApiServer, tmp_path: Path
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     user = state.add_user()
     keys = [state.add_token(user) for _ in range(3)]
-    _revoke(token_api, keys, _env(user), tmp_path, yes=True, delete=True)
+    _revoke(fake_gateway, keys, _env(user), tmp_path, yes=True, delete=True)
     assert state.calls("billable") == []
     assert {r.route for r in state.requests} <= {
         "models",
@@ -294,34 +298,34 @@ PAGINATION = [
 
 @pytest.mark.parametrize(("flavor", "paged", "masked", "list_calls"), PAGINATION)
 def test_revoke_lists_every_page_without_search(
-    token_api: TokenApiServer,
+    fake_gateway: TokenApiServer,
     tmp_path: Path,
     flavor: str,
     paged: bool,
     masked: bool,
     list_calls: int,
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     state.flavor, state.paged_lists, state.masked_keys = flavor, paged, masked
     state.era = ERA_ONEAPI if flavor == ONEAPI else ERA_NEWAPI_BEARER
     missing = b'{"error":{"message":"Invalid URL","type":"invalid_request_error"}}'
     state.inject("token_search", Fault("status", 404, body=missing))
     user = state.add_user()
     keys = [state.add_token(user) for _ in range(250)]
-    [result] = _revoke(token_api, [keys[0]], _env(user), tmp_path, yes=True)
+    [result] = _revoke(fake_gateway, [keys[0]], _env(user), tmp_path, yes=True)
     assert result["outcome"] == "disabled"
     assert result["token_id"] == 1
     assert len(state.calls("token_list")) == list_calls
 
 
 def test_revoke_log_lines_hold_no_key(
-    token_api: TokenApiServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    fake_gateway: TokenApiServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     user = state.add_user()
     key = state.add_token(user)
     caplog.set_level("DEBUG", logger="keyscan")
-    _revoke(token_api, [key], _env(user), tmp_path, yes=True)
+    _revoke(fake_gateway, [key], _env(user), tmp_path, yes=True)
     messages = [record.getMessage() for record in caplog.records]
     assert any("/api/token/search" in message for message in messages)
     for message in messages:

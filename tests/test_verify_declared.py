@@ -68,62 +68,62 @@ def _check(server: TokenApiServer, family: str, secret: str) -> Verification:
     return result.verification
 
 
-def test_declared_openai_live_and_headers(token_api: TokenApiServer) -> None:
+def test_declared_openai_live_and_headers(fake_gateway: TokenApiServer) -> None:
     body = json.dumps({"object": "list", "data": [{"id": "gpt-4o"}]}).encode()
-    token_api.state.inject("models", Fault("status", 200, body=body))
-    result = _check(token_api, "openai", OPENAI_KEY)
+    fake_gateway.state.inject("models", Fault("status", 200, body=body))
+    result = _check(fake_gateway, "openai", OPENAI_KEY)
     assert result.status == "live"
     assert result.verifier == "openai"
 
 
-def test_declared_openai_dead_on_json_401(token_api: TokenApiServer) -> None:
+def test_declared_openai_dead_on_json_401(fake_gateway: TokenApiServer) -> None:
     body = (
         b'{"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}}'
     )
-    token_api.state.inject("models", Fault("status", 401, body=body))
-    assert _check(token_api, "openai", OPENAI_KEY).status == "dead"
+    fake_gateway.state.inject("models", Fault("status", 401, body=body))
+    assert _check(fake_gateway, "openai", OPENAI_KEY).status == "dead"
 
 
-def test_declared_anthropic_restricted_permission(token_api: TokenApiServer) -> None:
+def test_declared_anthropic_restricted_permission(fake_gateway: TokenApiServer) -> None:
     body = b'{"type":"error","error":{"type":"permission_error","message":"no"}}'
-    token_api.state.inject("models", Fault("status", 403, body=body))
-    assert _check(token_api, "anthropic", ANTHROPIC_KEY).status == "restricted"
+    fake_gateway.state.inject("models", Fault("status", 403, body=body))
+    assert _check(fake_gateway, "anthropic", ANTHROPIC_KEY).status == "restricted"
 
 
-def test_declared_anthropic_waf_page_unknown(token_api: TokenApiServer) -> None:
+def test_declared_anthropic_waf_page_unknown(fake_gateway: TokenApiServer) -> None:
     page = b"<html><body>blocked</body></html>"
     fault = Fault("status", 403, {"Content-Type": "text/html"}, page)
-    token_api.state.inject("models", fault)
-    assert _check(token_api, "anthropic", ANTHROPIC_KEY).status == "unknown"
+    fake_gateway.state.inject("models", fault)
+    assert _check(fake_gateway, "anthropic", ANTHROPIC_KEY).status == "unknown"
 
 
-def test_declared_openrouter_details(token_api: TokenApiServer) -> None:
+def test_declared_openrouter_details(fake_gateway: TokenApiServer) -> None:
     data = {"label": "x", "limit": None, "limit_remaining": 4.5, "expires_at": None}
-    token_api.state.inject(
+    fake_gateway.state.inject(
         "other", Fault("status", 200, body=json.dumps({"data": data}).encode())
     )
-    result = _check(token_api, "openrouter", OPENROUTER_KEY)
+    result = _check(fake_gateway, "openrouter", OPENROUTER_KEY)
     assert result.status == "live"
     assert result.quota_remaining == 4.5
     assert result.unlimited_quota is True
-    [request] = token_api.state.requests
+    [request] = fake_gateway.state.requests
     assert request.path == "/api/v1/key"
 
 
-def test_declared_deepseek_dead(token_api: TokenApiServer) -> None:
+def test_declared_deepseek_dead(fake_gateway: TokenApiServer) -> None:
     body = b'{"error":{"message":"Authentication Fails","type":"authentication_error"}}'
-    token_api.state.inject("other", Fault("status", 401, body=body))
-    result = _check(token_api, "deepseek", DEEPSEEK_KEY)
+    fake_gateway.state.inject("other", Fault("status", 401, body=body))
+    result = _check(fake_gateway, "deepseek", DEEPSEEK_KEY)
     assert result.status == "dead"
-    [request] = token_api.state.requests
+    [request] = fake_gateway.state.requests
     assert request.path == "/models"
 
 
-def test_declared_header_carries_key(token_api: TokenApiServer) -> None:
+def test_declared_header_carries_key(fake_gateway: TokenApiServer) -> None:
     body = b'{"data":[]}'
-    token_api.state.inject("models", Fault("status", 200, body=body))
-    assert _check(token_api, "anthropic", ANTHROPIC_KEY).status == "live"
-    [request] = token_api.state.requests
+    fake_gateway.state.inject("models", Fault("status", 200, body=body))
+    assert _check(fake_gateway, "anthropic", ANTHROPIC_KEY).status == "live"
+    [request] = fake_gateway.state.requests
     # x-api-key, not Authorization, carries an Anthropic key.
     assert request.credential is None
 
@@ -136,14 +136,14 @@ def test_declared_header_carries_key(token_api: TokenApiServer) -> None:
     ],
 )
 def test_declared_admin_keys_use_admin_route(
-    token_api: TokenApiServer, family: str, secret: str, path: str | None
+    fake_gateway: TokenApiServer, family: str, secret: str, path: str | None
 ) -> None:
     body = b'{"type":"organization","id":"o","name":"n","data":[]}'
-    token_api.state.inject("other", Fault("status", 200, body=body))
-    result = _check(token_api, family, secret)
+    fake_gateway.state.inject("other", Fault("status", 200, body=body))
+    result = _check(fake_gateway, family, secret)
     assert result.status == "live"
     assert result.verifier == f"{family}-admin"
-    [request] = token_api.state.requests
+    [request] = fake_gateway.state.requests
     assert request.path == (path or "/v1/organization/admin_api_keys")
     assert request.route != "models"
 

@@ -94,37 +94,37 @@ SCENARIOS = [
 
 @pytest.mark.parametrize(("fault", "expected", "reason"), SCENARIOS)
 def test_liveness_response_scenarios(
-    token_api: TokenApiServer, fault: Fault, expected: str, reason: str
+    fake_gateway: TokenApiServer, fault: Fault, expected: str, reason: str
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
     state.inject("models", fault)
     finding = finding_for(key)
-    [result] = verify_findings([finding], settings_for(token_api, usage_budget=0))
+    [result] = verify_findings([finding], settings_for(fake_gateway, usage_budget=0))
     assert result.fingerprint == finding.fingerprint
     assert result.verification is not None
     assert result.verification.status == expected
     assert reason in result.verification.reason
 
 
-def test_rate_limit_retries_are_bounded(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_rate_limit_retries_are_bounded(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
     state.inject("models", Fault("status", 429, {"Retry-After": "0"}, RATE_BODY))
-    settings = settings_for(token_api, max_retries=3, usage_budget=0)
+    settings = settings_for(fake_gateway, max_retries=3, usage_budget=0)
     [result] = verify_findings([finding_for(key)], settings)
     assert result.verification is not None
     assert "after 4 attempts" in result.verification.reason
     assert len(state.calls("models")) == 4
 
 
-def test_retry_after_is_waited_before_retry(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_retry_after_is_waited_before_retry(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
     state.inject("models", Fault("status", 429, {"Retry-After": "7"}, b"", times=1))
     state.inject("models", Fault("status", 503, times=1))
     waits: list[float] = []
-    settings = settings_for(token_api, retry_after_max_s=10.0, usage_budget=0)
+    settings = settings_for(fake_gateway, retry_after_max_s=10.0, usage_budget=0)
     retry = RetryPolicy(settings.max_retries, 0.25, settings.retry_after_max_s)
     client = HttpClient(timeout_s=2.0, retry=retry, sleep=waits.append)
     [result] = verify_findings([finding_for(key)], settings, client=client)
@@ -143,44 +143,44 @@ def test_retry_after_http_date_is_read() -> None:
     assert retry_after_seconds(None) is None
 
 
-def test_retry_after_beyond_cap_ends_retries(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_retry_after_beyond_cap_ends_retries(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
     state.inject("models", Fault("status", 429, {"Retry-After": "30"}, RATE_BODY))
-    [result] = verify_findings([finding_for(key)], settings_for(token_api))
+    [result] = verify_findings([finding_for(key)], settings_for(fake_gateway))
     assert result.verification is not None
     assert result.verification.status == "unknown"
     assert len(state.calls("models")) == 1
 
 
-def test_server_error_then_success_is_live(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_server_error_then_success_is_live(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
     state.inject("models", Fault("status", 503, {}, b"", times=2))
-    [result] = verify_findings([finding_for(key)], settings_for(token_api))
+    [result] = verify_findings([finding_for(key)], settings_for(fake_gateway))
     assert result.verification is not None
     assert result.verification.status == "live"
     assert len(state.calls("models")) == 3
 
 
-def test_connection_reset_is_unknown(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_connection_reset_is_unknown(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
     state.inject("models", Fault("reset"))
-    [result] = verify_findings([finding_for(key)], settings_for(token_api))
+    [result] = verify_findings([finding_for(key)], settings_for(fake_gateway))
     assert result.verification is not None
     assert result.verification.status == "unknown"
     assert result.verification.reason.startswith("reset")
     assert len(state.calls("models")) == 3
 
 
-def test_slow_answer_times_out_as_unknown(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_slow_answer_times_out_as_unknown(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
     state.inject("models", Fault("sleep", delay=2.0))
     started = time.monotonic()
     [result] = verify_findings(
-        [finding_for(key)], settings_for(token_api, timeout_s=0.3)
+        [finding_for(key)], settings_for(fake_gateway, timeout_s=0.3)
     )
     assert result.verification is not None
     assert result.verification.status == "unknown"
@@ -195,8 +195,8 @@ def _anthropic_key() -> str:
     return "sk-ant-api03-" + "x7Q" * 31 + "AA"
 
 
-def _findings_for_unreachable(token_api: TokenApiServer) -> list[Any]:
-    state = token_api.state
+def _findings_for_unreachable(fake_gateway: TokenApiServer) -> list[Any]:
+    state = fake_gateway.state
     gateway_key = state.add_token(state.add_user())
     return [
         finding_for(gateway_key, line=1),
@@ -205,16 +205,16 @@ def _findings_for_unreachable(token_api: TokenApiServer) -> list[Any]:
 
 
 def _run_unreachable(
-    token_api: TokenApiServer, url: str, timeout_s: float
+    fake_gateway: TokenApiServer, url: str, timeout_s: float
 ) -> list[Any]:
     settings = settings_for(
-        token_api,
+        fake_gateway,
         gateways=(Gateway("modelstream", url, "newapi"),),
         base_urls={"anthropic": url},
         timeout_s=timeout_s,
     )
     started = time.monotonic()
-    results = verify_findings(_findings_for_unreachable(token_api), settings)
+    results = verify_findings(_findings_for_unreachable(fake_gateway), settings)
     elapsed = time.monotonic() - started
     # One timeout per key (timeouts are not retried), two checks at a time,
     # with generous headroom for a slow machine.
@@ -231,13 +231,13 @@ def _assert_unknown(results: list[Any], reason: str) -> None:
 
 
 def test_unreachable_dns_failure_is_unknown(
-    token_api: TokenApiServer, monkeypatch: pytest.MonkeyPatch
+    fake_gateway: TokenApiServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", fail)
-    results = _run_unreachable(token_api, "https://verify.keyscan-case.invalid", 1.0)
+    results = _run_unreachable(fake_gateway, "https://verify.keyscan-case.invalid", 1.0)
     _assert_unknown(results, "dns")
 
 
@@ -249,8 +249,8 @@ def _closed_port() -> int:
     return port
 
 
-def test_unreachable_refused_port_is_unknown(token_api: TokenApiServer) -> None:
-    results = _run_unreachable(token_api, f"http://127.0.0.1:{_closed_port()}", 1.0)
+def test_unreachable_refused_port_is_unknown(fake_gateway: TokenApiServer) -> None:
+    results = _run_unreachable(fake_gateway, f"http://127.0.0.1:{_closed_port()}", 1.0)
     _assert_unknown(results, "refused")
 
 
@@ -265,15 +265,15 @@ def listener() -> Iterator[SilentListener]:
 
 
 def test_unreachable_no_answer_times_out(
-    token_api: TokenApiServer, listener: SilentListener
+    fake_gateway: TokenApiServer, listener: SilentListener
 ) -> None:
-    results = _run_unreachable(token_api, listener.url, 0.5)
+    results = _run_unreachable(fake_gateway, listener.url, 0.5)
     _assert_unknown(results, "timeout")
 
 
 def test_unreachable_accept_and_close_is_reset(
-    token_api: TokenApiServer, listener: SilentListener
+    fake_gateway: TokenApiServer, listener: SilentListener
 ) -> None:
     listener.mode = "close"
-    results = _run_unreachable(token_api, listener.url, 1.0)
+    results = _run_unreachable(fake_gateway, listener.url, 1.0)
     _assert_unknown(results, "reset")

@@ -43,32 +43,32 @@ def test_gateway_key_keeps_other_prefix() -> None:
     assert gateway_key("ms-" + body) == "ms-" + body
 
 
-def test_newapi_live_key_with_usage_details(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_newapi_live_key_with_usage_details(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     key = state.add_token(state.add_user(), remain_quota=1234)
-    result = _verifier(token_api).check(key)
+    result = _verifier(fake_gateway).check(key)
     assert result.status == "live"
     assert result.quota_remaining == 1234.0
     assert result.unlimited_quota is False
     assert result.expires_at is None
-    assert result.checked_url == token_api.base_url + "/v1/models"
+    assert result.checked_url == fake_gateway.base_url + "/v1/models"
     assert result.verifier == "gateway:modelstream"
 
 
-def test_newapi_suffix_is_stripped_before_check(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_newapi_suffix_is_stripped_before_check(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
-    result = _verifier(token_api).check(key + "-5")
+    result = _verifier(fake_gateway).check(key + "-5")
     assert result.status == "live"
     credentials = {r.credential for r in state.requests}
     assert credentials == {key_digest(key)}
 
 
-def test_newapi_unknown_key_is_dead(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_newapi_unknown_key_is_dead(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
     state.tokens.clear()
-    result = _verifier(token_api).check(key)
+    result = _verifier(fake_gateway).check(key)
     assert result.status == "dead"
     assert "Invalid token" in result.reason
 
@@ -89,18 +89,18 @@ def test_newapi_unknown_key_is_dead(token_api: TokenApiServer) -> None:
     ],
 )
 def test_newapi_dead_states_with_reason(
-    token_api: TokenApiServer, language: str, fields: dict[str, int], expected: str
+    fake_gateway: TokenApiServer, language: str, fields: dict[str, int], expected: str
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     state.language = language
     key = state.add_token(state.add_user(), **fields)
-    result = _verifier(token_api).check(key)
+    result = _verifier(fake_gateway).check(key)
     assert result.status == "dead"
     assert expected in result.reason
 
 
-def test_newapi_usage_expired_overrides_live(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_newapi_usage_expired_overrides_live(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
     past = int(time.time()) - 3600
     body = (
@@ -110,79 +110,79 @@ def test_newapi_usage_expired_overrides_live(token_api: TokenApiServer) -> None:
         + b"}}"
     )
     state.inject("usage", Fault("status", 200, body=body, times=1))
-    result = _verifier(token_api).check(key)
+    result = _verifier(fake_gateway).check(key)
     assert result.status == "dead"
     assert result.expires_at == past
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_newapi_banned_owner_is_restricted(
-    token_api: TokenApiServer, language: str
+    fake_gateway: TokenApiServer, language: str
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     state.language = language
     key = state.add_token(state.add_user(status=DISABLED))
-    result = _verifier(token_api).check(key)
+    result = _verifier(fake_gateway).check(key)
     assert result.status == "restricted"
     assert "owner-banned" in result.reason
 
 
 @pytest.mark.parametrize("flavor", ["newapi", ONEAPI])
 def test_gateway_ip_allow_list_is_restricted(
-    token_api: TokenApiServer, flavor: str
+    fake_gateway: TokenApiServer, flavor: str
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     state.flavor = flavor
     key = state.add_token(state.add_user(), allow_ips="203.0.113.7")
-    result = _verifier(token_api, flavor).check(key)
+    result = _verifier(fake_gateway, flavor).check(key)
     assert result.status == "restricted"
     assert "ip-allow-list" in result.reason
 
 
-def test_newapi_blocked_group_is_restricted(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_newapi_blocked_group_is_restricted(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     state.blocked_groups.add("vip")
     key = state.add_token(state.add_user(), group="vip")
-    result = _verifier(token_api).check(key)
+    result = _verifier(fake_gateway).check(key)
     assert result.status == "restricted"
     assert "group" in result.reason
 
 
-def test_oneapi_live_key_skips_usage_route(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_oneapi_live_key_skips_usage_route(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     state.flavor = ONEAPI
     key = state.add_token(state.add_user())
-    result = _verifier(token_api, "oneapi").check(key)
+    result = _verifier(fake_gateway, "oneapi").check(key)
     assert result.status == "live"
     assert result.quota_remaining is None
     assert state.calls("usage") == []
 
 
-def test_newapi_absent_usage_route_is_asked_once(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_newapi_absent_usage_route_is_asked_once(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     state.usage_route = False
     user = state.add_user()
-    verifier = _verifier(token_api)
+    verifier = _verifier(fake_gateway)
     results = [verifier.check(state.add_token(user)) for _ in range(4)]
     assert [r.status for r in results] == ["live"] * 4
     assert len(state.calls("usage")) == 1
 
 
-def test_newapi_usage_budget_is_never_exceeded(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_newapi_usage_budget_is_never_exceeded(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     user = state.add_user()
-    verifier = _verifier(token_api, budget=3)
+    verifier = _verifier(fake_gateway, budget=3)
     for _ in range(8):
         assert verifier.check(state.add_token(user)).status == "live"
     assert len(state.calls("usage")) == 3
     assert len(state.calls("models")) == 8
 
 
-def test_newapi_usage_rate_limit_stops_usage(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_newapi_usage_rate_limit_stops_usage(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     state.usage_limit = 2
     user = state.add_user()
-    verifier = _verifier(token_api)
+    verifier = _verifier(fake_gateway)
     results = [verifier.check(state.add_token(user)) for _ in range(6)]
     assert all(r.status == "live" for r in results)
     assert len(state.calls("usage")) == 3
@@ -190,10 +190,10 @@ def test_newapi_usage_rate_limit_stops_usage(token_api: TokenApiServer) -> None:
     assert results[5].quota_remaining is None
 
 
-def test_newapi_check_calls_no_billable_route(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_newapi_check_calls_no_billable_route(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     user = state.add_user()
-    verifier = _verifier(token_api)
+    verifier = _verifier(fake_gateway)
     for fields in ({}, {"status": DISABLED}, {"allow_ips": "192.0.2.1"}):
         verifier.check(state.add_token(user, **fields))
     routes = {r.route for r in state.requests}

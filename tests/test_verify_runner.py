@@ -15,53 +15,55 @@ from tests.tokenapi_server import DISABLED, Fault, ServerState, TokenApiServer, 
 from tests.verify_support import finding_for, settings_for
 
 
-def test_runner_checks_each_key_once(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_runner_checks_each_key_once(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     user = state.add_user()
     keys = [state.add_token(user) for _ in range(3)]
     findings = [finding_for(k, line=n) for n, k in enumerate(keys * 4, start=1)]
     cache = VerificationCache()
-    results = verify_findings(findings, settings_for(token_api), cache=cache)
+    results = verify_findings(findings, settings_for(fake_gateway), cache=cache)
     assert [r.line for r in results] == list(range(1, 13))
     assert all(r.verification and r.verification.status == "live" for r in results)
     assert cache.checks == 3
     assert sorted(state.per_credential("models").values()) == [1, 1, 1]
 
 
-def test_runner_suffix_variants_share_one_check(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_runner_suffix_variants_share_one_check(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
     findings = [finding_for(key), finding_for(key + "-2"), finding_for(key + "-9")]
-    results = verify_findings(findings, settings_for(token_api))
+    results = verify_findings(findings, settings_for(fake_gateway))
     assert {r.verification.status for r in results if r.verification} == {"live"}
     assert len(state.calls("models")) == 1
 
 
-def test_runner_keeps_unverifiable_findings(token_api: TokenApiServer) -> None:
+def test_runner_keeps_unverifiable_findings(fake_gateway: TokenApiServer) -> None:
     aws = finding_for("AKIA" + "Q" * 16, rule_id="aws-access-key")
     no_secret = finding_for("sk-" + "a" * 48)._replace(secret="")
-    results = verify_findings([aws, no_secret], settings_for(token_api))
+    results = verify_findings([aws, no_secret], settings_for(fake_gateway))
     assert results == [aws, no_secret]
-    assert token_api.state.requests == []
+    assert fake_gateway.state.requests == []
 
 
-def test_runner_unknown_rule_verifier_is_unknown(token_api: TokenApiServer) -> None:
+def test_runner_unknown_rule_verifier_is_unknown(fake_gateway: TokenApiServer) -> None:
     finding = finding_for("tok_" + "x" * 30, rule_id="custom-token")
     [result] = verify_findings(
-        [finding], settings_for(token_api), rule_verifiers={"custom-token": "nowhere"}
+        [finding],
+        settings_for(fake_gateway),
+        rule_verifiers={"custom-token": "nowhere"},
     )
     assert result.verification is not None
     assert result.verification.status == "unknown"
     assert "nowhere" in result.verification.reason
 
 
-def test_runner_rule_verifier_names_gateway(token_api: TokenApiServer) -> None:
-    state = token_api.state
+def test_runner_rule_verifier_names_gateway(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
     finding = finding_for(key, rule_id="modelstream-key")
     [result] = verify_findings(
         [finding],
-        settings_for(token_api),
+        settings_for(fake_gateway),
         rule_verifiers={"modelstream-key": "modelstream"},
     )
     assert result.verification is not None
@@ -69,32 +71,32 @@ def test_runner_rule_verifier_names_gateway(token_api: TokenApiServer) -> None:
 
 
 def test_runner_exception_becomes_unknown(
-    token_api: TokenApiServer, monkeypatch: pytest.MonkeyPatch
+    fake_gateway: TokenApiServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
 
     def broken(self: object, secret: str) -> Verification:
         raise RuntimeError(f"boom while checking {secret}")
 
     monkeypatch.setattr("keyscan.verify.newapi.NewApiVerifier.check", broken)
-    [result] = verify_findings([finding_for(key)], settings_for(token_api))
+    [result] = verify_findings([finding_for(key)], settings_for(fake_gateway))
     assert result.verification is not None
     assert result.verification.status == "unknown"
     assert "RuntimeError" in result.verification.reason
     assert key not in result.verification.reason
 
 
-def test_runner_second_gateway_finds_live_key(token_api: TokenApiServer) -> None:
+def test_runner_second_gateway_finds_live_key(fake_gateway: TokenApiServer) -> None:
     other = TokenApiServer(ServerState()).start()
     try:
         key = other.state.add_token(other.state.add_user())
         gateways = (
-            Gateway("modelstream", token_api.base_url),
+            Gateway("modelstream", fake_gateway.base_url),
             Gateway("corp", other.base_url, "oneapi"),
         )
         [result] = verify_findings(
-            [finding_for(key)], settings_for(token_api, gateways=gateways)
+            [finding_for(key)], settings_for(fake_gateway, gateways=gateways)
         )
     finally:
         other.stop()
@@ -103,17 +105,17 @@ def test_runner_second_gateway_finds_live_key(token_api: TokenApiServer) -> None
     assert result.verification.verifier == "gateway:corp"
 
 
-def test_runner_dead_only_when_all_gateways_dead(token_api: TokenApiServer) -> None:
+def test_runner_dead_only_when_all_gateways_dead(fake_gateway: TokenApiServer) -> None:
     other = TokenApiServer(ServerState()).start()
     other.state.inject("models", Fault("status", 502, times=None))
     try:
         key = make_key(random.Random(3))
         gateways = (
-            Gateway("modelstream", token_api.base_url),
+            Gateway("modelstream", fake_gateway.base_url),
             Gateway("corp", other.base_url),
         )
         [result] = verify_findings(
-            [finding_for(key)], settings_for(token_api, gateways=gateways)
+            [finding_for(key)], settings_for(fake_gateway, gateways=gateways)
         )
     finally:
         other.stop()
@@ -124,13 +126,13 @@ def test_runner_dead_only_when_all_gateways_dead(token_api: TokenApiServer) -> N
 
 
 def test_runner_log_lines_never_hold_key(
-    token_api: TokenApiServer, caplog: pytest.LogCaptureFixture
+    fake_gateway: TokenApiServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     user = state.add_user()
     keys = [state.add_token(user), state.add_token(user, status=DISABLED)]
     caplog.set_level("INFO", logger="keyscan")
-    verify_findings([finding_for(k) for k in keys], settings_for(token_api))
+    verify_findings([finding_for(k) for k in keys], settings_for(fake_gateway))
     calls = [r for r in caplog.records if "/v1/models" in r.getMessage()]
     assert len(calls) == 2
     for record in caplog.records:
@@ -138,9 +140,9 @@ def test_runner_log_lines_never_hold_key(
             assert key[3:] not in record.getMessage()
 
 
-def test_runner_load_many_findings(token_api: TokenApiServer) -> None:
+def test_runner_load_many_findings(fake_gateway: TokenApiServer) -> None:
     """About 3000 findings with 1500 distinct keys, some rejected with 429 first."""
-    state = token_api.state
+    state = fake_gateway.state
     state.latency = 0.003  # long enough for concurrent requests to overlap
     user = state.add_user()
     keys = [state.add_token(user) for _ in range(1500)]
@@ -152,7 +154,7 @@ def test_runner_load_many_findings(token_api: TokenApiServer) -> None:
     rng.shuffle(order)
     findings = [finding_for(k, line=n) for n, k in enumerate(order, start=1)]
     cache = VerificationCache()
-    settings = settings_for(token_api, concurrency=4, usage_budget=15)
+    settings = settings_for(fake_gateway, concurrency=4, usage_budget=15)
     started = time.monotonic()
     results = verify_findings(findings, settings, cache=cache)
     elapsed = time.monotonic() - started
@@ -170,12 +172,12 @@ def test_runner_load_many_findings(token_api: TokenApiServer) -> None:
 
 
 def test_runner_ignores_hosts_in_scanned_content(
-    token_api: TokenApiServer, network_guard: list[str]
+    fake_gateway: TokenApiServer, network_guard: list[str]
 ) -> None:
-    state = token_api.state
+    state = fake_gateway.state
     key = state.add_token(state.add_user())
     finding = finding_for(key)._replace(context_hosts=("gateway.attacker.example",))
-    [result] = verify_findings([finding], settings_for(token_api))
+    [result] = verify_findings([finding], settings_for(fake_gateway))
     assert result.verification is not None
-    assert result.verification.checked_url == token_api.base_url + "/v1/models"
+    assert result.verification.checked_url == fake_gateway.base_url + "/v1/models"
     assert network_guard == []

@@ -77,6 +77,10 @@ def execute(
     """Run one scan command end to end and return its exit code."""
     started = time.monotonic()
     config = load_config(config_root, options.config)
+    if options.revoke:
+        from keyscan.revoke import load_credentials
+
+        load_credentials()  # fail before scanning, not after
     summary = Summary()
     context = ScanContext(
         config=config,
