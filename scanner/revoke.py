@@ -155,7 +155,7 @@ class ManagementClient:
         rejected credential raises CredentialsError, anything else
         TokenApiError.
         """
-        url = self.gateway.base_url + path
+        url = self.gateway.management_base + path
         headers = self._headers()
         payload = None if body is None else json.dumps(body).encode()
         if payload is not None:

@@ -10,6 +10,7 @@ import pytest
 
 from keyscan.errors import CredentialsError
 from keyscan.revoke import default_audit_log, load_credentials, revoke_keys
+from keyscan.verify.settings import Gateway
 from tests.tokenapi_server import (
     DISABLED,
     ERA_NEWAPI_BEARER,
@@ -331,3 +332,32 @@ def test_revoke_log_lines_hold_no_key(
     for message in messages:
         assert key[3:] not in message
         assert user.access_token not in message
+
+
+def test_revoke_uses_separate_management_host(
+    fake_gateway: TokenApiServer, tmp_path: Path
+) -> None:
+    console = TokenApiServer(fake_gateway.state).start()
+    try:
+        state = fake_gateway.state
+        user = state.add_user()
+        key = state.add_token(user)
+        gateway = Gateway(
+            "modelstream", fake_gateway.base_url, "newapi", console.base_url
+        )
+        settings = settings_for(fake_gateway, gateways=(gateway,))
+        [result] = revoke_keys(
+            [key],
+            settings,
+            yes=True,
+            audit_log=str(tmp_path / "audit.jsonl"),
+            env=_env(user),
+        )
+        console_port = int(console.base_url.rsplit(":", 1)[1])
+    finally:
+        console.stop()
+    assert result.outcome == "disabled"
+    assert state.tokens[1].status == DISABLED
+    for record in state.requests:
+        on_console = record.route.startswith("token_")
+        assert (record.port == console_port) is on_console, record

@@ -135,6 +135,7 @@ class Recorded:
     credential: str | None
     user_header: str | None
     started: float
+    port: int = 0
 
 
 @dataclasses.dataclass
@@ -589,6 +590,7 @@ class Handler(BaseHTTPRequestHandler):
             key_digest(_credential(auth)) if auth else None,
             self.headers.get("New-Api-User"),
             time.monotonic(),
+            int(self.server.server_address[1]),
         )
         with state.lock:
             state.requests.append(record)

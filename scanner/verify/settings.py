@@ -30,7 +30,7 @@ _VERIFY_KEYS = frozenset(
         "base_urls",
     }
 )
-_GATEWAY_KEYS = frozenset({"base_url", "family"})
+_GATEWAY_KEYS = frozenset({"base_url", "family", "management_url"})
 
 
 class ConfigLike(Protocol):
@@ -46,12 +46,20 @@ class Gateway:
     """A new-api/one-api style gateway that may have issued ``sk-`` keys.
 
     ``family`` is ``newapi`` (has ``/api/usage/token/``), ``oneapi`` (does
-    not) or ``openai`` (only ``/v1/models``).
+    not) or ``openai`` (only ``/v1/models``). ``management_url`` is where the
+    ``/api/token`` routes live when a deployment serves them on another host
+    (a console host); by default it is ``base_url``.
     """
 
     name: str
     base_url: str
     family: str = "newapi"
+    management_url: str | None = None
+
+    @property
+    def management_base(self) -> str:
+        """Return the base URL of the management routes."""
+        return self.management_url or self.base_url
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,7 +185,12 @@ def _gateway(name: str, entry: Mapping[str, Any], env: Mapping[str, str]) -> Gat
         raise ConfigError(
             f"unknown family {family!r} in {where}", f"use one of {choices}"
         )
-    return Gateway(name, check_base_url(url, where), family)
+    management = entry.get("management_url")
+    if name == MODELSTREAM and env.get("MODELSTREAM_MANAGEMENT_URL"):
+        management = env["MODELSTREAM_MANAGEMENT_URL"]
+    if management is not None:
+        management = check_base_url(str(management), f"{where} management_url")
+    return Gateway(name, check_base_url(url, where), family, management)
 
 
 def _base_urls(section: Any, env: Mapping[str, str]) -> dict[str, str]:
