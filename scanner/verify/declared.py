@@ -78,7 +78,9 @@ class DeclaredSpec:
     def replaces(self, family: str, secret: str) -> bool:
         """Return True when this check takes over ``family`` for ``secret``."""
         prefix = self.secret_prefix
-        return self.variant_of == family and bool(prefix) and secret.startswith(prefix)
+        if not prefix or self.variant_of != family:
+            return False
+        return secret.startswith(prefix)
 
 
 def json_path(body: Any, path: str) -> tuple[bool, Any]:
