@@ -76,7 +76,7 @@ class GatewaySetVerifier:
                 break
         best = min(results, key=_rank)
         if best.status == UNKNOWN and len(results) > 1:
-            reasons = "; ".join(f"{a.verifier}: {a.reason}" for a in results)
+            reasons = "; ".join(f"{r.verifier}: {r.reason}" for r in results)
             return Verification(UNKNOWN, reasons[:400], best.verifier, checked_url=None)
         return best
 
