@@ -42,6 +42,14 @@ def test_cli_verify_json_from_stdin(
         "dead",
         None,
     ]
+    counts = result.json()["summary"]["verification"]
+    assert counts == {
+        "live": 1,
+        "restricted": 0,
+        "dead": 1,
+        "unknown": 0,
+        "unchecked": 1,
+    }
     assert live[3:] not in result.stdout
     assert live[3:] not in result.stderr
 

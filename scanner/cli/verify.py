@@ -25,7 +25,7 @@ from keyscan.revoke import (
     RevocationResult,
     revoke_keys,
 )
-from keyscan.verify.base import LIVE, RESTRICTED
+from keyscan.verify.base import LIVE, RESTRICTED, STATUSES
 from keyscan.verify.runner import GATEWAY_ALIASES, classify_secret, verify_findings
 
 logger = logging.getLogger(__name__)
@@ -74,8 +74,18 @@ def run_verify(options: ScanOptions, fail_on: str, stdin: TextIO | None = None) 
     summary = Summary()
     verified = verify_findings(findings, config)
     summary.findings = len(verified)
+    summary.extra["verification"] = count_statuses(verified)
     write_report("verify", options, verified, summary)
     return exit_code(verified, fail_on)
+
+
+def count_statuses(findings: Sequence[Finding]) -> dict[str, int]:
+    """Return how many findings have each status, ``unchecked`` for none."""
+    counts = dict.fromkeys((*STATUSES, "unchecked"), 0)
+    for finding in findings:
+        status = finding.verification.status if finding.verification else "unchecked"
+        counts[status] += 1
+    return counts
 
 
 def verify_scan_findings(
@@ -84,6 +94,7 @@ def verify_scan_findings(
     """Run the ``--verify`` and ``--revoke`` steps of a scan command."""
     rule_verifiers = {rule.id: rule.verifier for rule in context.engine.ruleset.rules}
     verified = verify_findings(findings, context.config, rule_verifiers=rule_verifiers)
+    context.summary.extra["verification"] = count_statuses(verified)
     if options.revoke:
         keys = [f.secret for f in verified if _revocable(f, rule_verifiers)]
         results = _revoke(keys, context.config, yes=options.yes)
