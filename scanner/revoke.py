@@ -25,7 +25,7 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from keyscan.errors import CredentialsError, TokenApiError
+from keyscan.errors import CredentialsError, TokenApiError, UsageError
 from keyscan.findings import redact, secret_hash
 from keyscan.verify.base import DEAD, LIVE, RESTRICTED
 from keyscan.verify.newapi import NewApiVerifier, bare_key, gateway_key
@@ -109,11 +109,26 @@ class AuditLog:
         self.path = path
         self._lock = threading.Lock()
 
+    def open_check(self) -> None:
+        """Create the log if needed; raise UsageError when it cannot be written.
+
+        This runs before any revocation, so no key is changed unlogged.
+        """
+        try:
+            self._write("")
+        except OSError as error:
+            raise UsageError(
+                f"cannot write the audit log {self.path}: {error.strerror}",
+                "pass a writable file with --audit-log",
+            ) from error
+
     def append(self, result: RevocationResult) -> None:
         """Write one line for ``result`` with the current UTC time."""
         now = datetime.datetime.now(datetime.timezone.utc)
         record = {"time": now.isoformat(timespec="seconds"), **result.to_dict()}
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+        self._write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def _write(self, text: str) -> None:
         folder = os.path.dirname(self.path)
         with self._lock:
             if folder:
@@ -121,7 +136,7 @@ class AuditLog:
             flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
             descriptor = os.open(self.path, flags, 0o600)
             with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
-                handle.write(line)
+                handle.write(text)
 
 
 class ManagementClient:
@@ -212,8 +227,18 @@ class ManagementClient:
         self.call("PUT", "/api/token/?status_only=true", body)
 
     def delete(self, token_id: int) -> None:
-        """Delete the token (soft in new-api, hard in one-api)."""
-        self.call("DELETE", f"/api/token/{token_id}")
+        """Delete the token (soft in new-api, hard in one-api).
+
+        A token that is already gone counts as deleted, because a retried
+        DELETE whose first attempt succeeded gets "record not found".
+        """
+        try:
+            self.call("DELETE", f"/api/token/{token_id}")
+        except CredentialsError:
+            raise
+        except TokenApiError as error:
+            if "record not found" not in error.message:
+                raise
 
 
 def _raise_for_auth(status: int, message: str, where: str) -> None:
@@ -391,6 +416,7 @@ def revoke_keys(
         settings = load_settings(config, env)
     target = settings.gateway(gateway)
     audit = AuditLog(audit_log or default_audit_log(env))
+    audit.open_check()
     revoker = Revoker(target, credentials, client or make_client(settings), audit)
     distinct = dict.fromkeys(gateway_key(k) for k in keys if k.strip())
     return [revoker.revoke(key, yes=yes, delete=delete) for key in distinct]

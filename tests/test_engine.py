@@ -163,7 +163,10 @@ def test_config_allow_list(keys: KeyGen) -> None:
 
 def test_lockfile_integrity_is_not_a_key(keys: KeyGen) -> None:
     digest = (
-        keys.chars("abcdefghijkLMNOP0123456789+/", 30) + "AKIA" + "QWERTY23456ABCDE" + "Jzy"
+        keys.chars("abcdefghijkLMNOP0123456789+/", 30)
+        + "AKIA"
+        + "QWERTY23456ABCDE"
+        + "Jzy"
     )
     digest += keys.chars("abcdef0123456789", 35) + "=="
     text = f'      "integrity": "sha512-{digest}"\n'
@@ -223,7 +226,9 @@ def test_generic_rules_skip_docs_and_tests(path: str, keys: KeyGen) -> None:
 def test_key_formats_found_in_docs_and_tests(keys: KeyGen) -> None:
     key = keys.gateway()
     for path in ("docs/setup.md", "tests/test_api.py"):
-        assert [m.secret for m in ENGINE.scan_text(f"KEY={key}\n", path).matches] == [key]
+        assert [m.secret for m in ENGINE.scan_text(f"KEY={key}\n", path).matches] == [
+            key
+        ]
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from keyscan.errors import CredentialsError
+from keyscan.errors import CredentialsError, UsageError
 from keyscan.revoke import default_audit_log, load_credentials, revoke_keys
 from keyscan.verify.settings import Gateway
 from tests.tokenapi_server import (
@@ -361,3 +361,35 @@ def test_revoke_uses_separate_management_host(
     for record in state.requests:
         on_console = record.route.startswith("token_")
         assert (record.port == console_port) is on_console, record
+
+
+def test_revoke_unwritable_audit_log_changes_nothing(
+    fake_gateway: TokenApiServer, tmp_path: Path
+) -> None:
+    state = fake_gateway.state
+    user = state.add_user()
+    key = state.add_token(user)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(UsageError, match="audit log"):
+        revoke_keys(
+            [key],
+            settings_for(fake_gateway),
+            yes=True,
+            audit_log=str(blocker / "audit.jsonl"),
+            env=_env(user),
+        )
+    assert state.requests == []
+
+
+def test_revoke_delete_retried_after_success(
+    fake_gateway: TokenApiServer, tmp_path: Path
+) -> None:
+    state = fake_gateway.state
+    user = state.add_user()
+    key = state.add_token(user)
+    # The first DELETE deletes the token but its response is lost to a 502,
+    # so the retry finds no record.
+    state.inject("token_delete", Fault("lost", 502, times=1))
+    [result] = _revoke(fake_gateway, [key], _env(user), tmp_path, yes=True, delete=True)
+    assert result["outcome"] == "deleted"

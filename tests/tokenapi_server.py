@@ -110,7 +110,9 @@ class Fault:
     ``kind`` is ``status`` (send ``status``, ``headers`` and ``body``),
     ``sleep`` (wait ``delay`` seconds, then respond normally), ``hang``
     (accept and never respond until the server stops), or ``reset`` (close
-    the connection with an RST and no response). ``times`` None means always.
+    the connection with an RST and no response), or ``lost`` (handle the
+    request, then send ``status`` in place of the real response, as when a
+    proxy loses it). ``times`` None means always.
     With ``every`` N, only every Nth request of the route gets the fault.
     """
 
@@ -604,14 +606,17 @@ class Handler(BaseHTTPRequestHandler):
         route: str,
     ) -> None:
         fault = state.take_fault(route)
-        if fault is not None and self._apply(fault):
+        if fault is not None and fault.kind != "lost" and self._apply(fault):
             return
         try:
             body = self._dispatch(state, method, path, query, route)
         except Answer as answer:
-            self._send(answer.status, answer.body, answer.headers)
-            return
-        self._send(200, body, {})
+            status, body, headers = answer.status, answer.body, answer.headers
+        else:
+            status, headers = 200, {}
+        if fault is not None and fault.kind == "lost":
+            status, body, headers = fault.status, fault.body, fault.headers
+        self._send(status, body, headers)
 
     def _apply(self, fault: Fault) -> bool:
         """Act out ``fault``; return True when no normal response must follow."""
