@@ -63,7 +63,9 @@ def test_cli_verify_only_dead_keys_exit_clean(
     _stdin(monkeypatch, [dead])
     result = run_keyscan(["verify"], tmp_path)
     assert result.code == 0, result
+    assert "<stdin>:1" in result.stdout
     assert "key is dead" in result.stdout
+    assert "checked 1 key: 1 dead" in result.stderr
 
 
 @pytest.mark.usefixtures("gateway_env")

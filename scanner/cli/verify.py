@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from keyscan.cli.run import ScanContext, ScanOptions, exit_code, write_report
+from keyscan.cli.run import ScanContext, ScanOptions, exit_code
 from keyscan.config import Config, load_config
 from keyscan.errors import ExitCode
 from keyscan.findings import Finding, Summary, fingerprint, redact
@@ -69,14 +69,31 @@ def _is_usable(finding: Finding) -> bool:
 
 def run_verify(options: ScanOptions, fail_on: str, stdin: TextIO | None = None) -> int:
     """Verify the keys on stdin, write the report, return the exit code."""
+    from keyscan.report import render
+
     config = load_config(os.getcwd(), options.config)
     findings = findings_from_keys(read_keys(stdin or sys.stdin))
     summary = Summary()
     verified = verify_findings(findings, config)
     summary.findings = len(verified)
-    summary.extra["verification"] = count_statuses(verified)
-    write_report("verify", options, verified, summary)
+    counts = count_statuses(verified)
+    summary.extra["verification"] = counts
+    report = render(options.format, verified, summary, command="verify")
+    if options.output is not None:
+        with open(options.output, "w", encoding="utf-8") as handle:
+            handle.write(report)
+    else:
+        sys.stdout.write(report)
+    print(f"keyscan: {verify_summary_line(counts)}", file=sys.stderr)
     return exit_code(verified, fail_on)
+
+
+def verify_summary_line(counts: dict[str, int]) -> str:
+    """Return the stderr summary of a verify run, such as ``checked 3 keys: ...``."""
+    total = sum(counts.values())
+    parts = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
+    noun = "key" if total == 1 else "keys"
+    return f"checked {total} {noun}: {parts or 'none given'}"
 
 
 def count_statuses(findings: Sequence[Finding]) -> dict[str, int]:

@@ -90,6 +90,9 @@ def _block(finding: Finding, paint: Any, show_secrets: bool) -> str:
 def _location(finding: Finding) -> str:
     if finding.path is None:
         target = finding.ref or (finding.commit or "")[:12]
+        if not target:
+            # A key given on stdin (keyscan verify): line is the input line.
+            return f"<stdin>:{finding.line}"
         return f"message of {target}:{finding.line}:{finding.column}"
     return f"{finding.path}:{finding.line}:{finding.column}"
 

@@ -148,7 +148,8 @@ def classify_models_response(
 def _live_reason(body: dict[str, Any]) -> str:
     data = body.get("data")
     count = len(data) if isinstance(data, list) else 0
-    return f"HTTP 200: model list with {count} models"
+    noun = "model" if count == 1 else "models"
+    return f"HTTP 200: model list with {count} {noun}"
 
 
 def unknown_reason(response: HttpResponse, body: Any, message: str) -> str:
