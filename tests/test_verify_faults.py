@@ -6,6 +6,7 @@ not ``live``) with a reason, and the finding must never be dropped.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from collections.abc import Iterator
@@ -118,21 +119,36 @@ def test_rate_limit_retries_are_bounded(fake_gateway: TokenApiServer) -> None:
     assert len(state.calls("models")) == 4
 
 
+class FakeClock:
+    """A monotonic clock that moves only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
 def test_retry_after_is_waited_before_retry(fake_gateway: TokenApiServer) -> None:
     state = fake_gateway.state
     key = state.add_token(state.add_user())
     state.inject("models", Fault("status", 429, {"Retry-After": "7"}, b"", times=1))
     state.inject("models", Fault("status", 503, times=1))
-    waits: list[float] = []
+    clock = FakeClock()
     settings = settings_for(fake_gateway, retry_after_max_s=10.0, usage_budget=0)
     retry = RetryPolicy(settings.max_retries, 0.25, settings.retry_after_max_s)
-    client = HttpClient(timeout_s=2.0, retry=retry, sleep=waits.append)
+    client = HttpClient(timeout_s=2.0, retry=retry, sleep=clock.sleep, clock=clock)
     [result] = verify_findings([finding_for(key)], settings, client=client)
     assert result.verification is not None
     assert result.verification.status == "live"
     assert len(state.calls("models")) == 3
     # Retry-After first, then exponential back-off for the 503 without it.
-    assert waits == [7.0, 0.5]
+    assert clock.waits == [7.0, 0.5]
 
 
 def test_retry_after_http_date_is_read() -> None:
@@ -277,3 +293,35 @@ def test_unreachable_accept_and_close_is_reset(
     listener.mode = "close"
     results = _run_unreachable(fake_gateway, listener.url, 1.0)
     _assert_unknown(results, "reset")
+
+
+def test_retry_after_pauses_other_requests(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
+    user = state.add_user()
+    keys = [state.add_token(user) for _ in range(3)]
+    state.inject("models", Fault("status", 429, {"Retry-After": "5"}, b"", times=1))
+    clock = FakeClock()
+    settings = settings_for(fake_gateway, retry_after_max_s=10.0, usage_budget=0)
+    settings = dataclasses.replace(settings, concurrency=1)
+    retry = RetryPolicy(settings.max_retries, 0.25, settings.retry_after_max_s)
+    client = HttpClient(timeout_s=2.0, retry=retry, sleep=clock.sleep, clock=clock)
+    findings = [finding_for(k) for k in keys]
+    results = verify_findings(findings, settings, client=client)
+    assert [r.verification.status for r in results if r.verification] == ["live"] * 3
+    # Only the rate-limited request waited; the pause was over for the others.
+    assert clock.waits == [5.0]
+
+
+def test_host_given_up_after_repeated_429(fake_gateway: TokenApiServer) -> None:
+    state = fake_gateway.state
+    user = state.add_user()
+    keys = [state.add_token(user) for _ in range(30)]
+    state.inject("models", Fault("status", 429, {"Retry-After": "0"}, b""))
+    settings = settings_for(fake_gateway, usage_budget=0, concurrency=1)
+    results = verify_findings([finding_for(k) for k in keys], settings)
+    reasons = [r.verification.reason for r in results if r.verification]
+    assert len(reasons) == 30
+    assert all(reason.startswith("HTTP 429") for reason in reasons[:3])
+    assert all(reason.startswith("rate-limited") for reason in reasons[3:])
+    # Three keys with one try and two retries each, then no more requests.
+    assert len(state.calls("models")) == 9

@@ -14,6 +14,7 @@ import json
 import logging
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -46,7 +47,8 @@ class TransportError(Exception):
     """A request that got no HTTP response.
 
     ``reason`` is one of ``dns``, ``refused``, ``timeout``, ``reset``, ``tls``,
-    ``protocol`` or ``network``; ``detail`` is the underlying error text.
+    ``protocol``, ``network`` or ``rate-limited`` (the host was given up
+    after repeated 429s); ``detail`` is the underlying error text.
     """
 
     def __init__(self, reason: str, detail: str, attempts: int = 1) -> None:
@@ -114,11 +116,56 @@ def loggable_path(url: str) -> str:
     return f"{parts.netloc}{parts.path or '/'}"
 
 
+class HostGate:
+    """Per-host pauses that a ``Retry-After`` asked for, shared by all threads.
+
+    A 429 asks the client, not one request, to wait, so every request to
+    that host waits. After ``give_up_after`` requests still got 429 when
+    their retries ran out, the host is not asked again in this run: each
+    further request fails at once instead of waiting in turn.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        give_up_after: int = 3,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._give_up_after = give_up_after
+        self._lock = threading.Lock()
+        self._not_before: dict[str, float] = {}
+        self._limited: dict[str, int] = {}
+
+    def wait(self, host: str) -> None:
+        """Wait until ``host`` may be asked; raise TransportError if given up."""
+        with self._lock:
+            if self._limited.get(host, 0) >= self._give_up_after:
+                detail = f"{host} kept returning 429, so it is not asked again"
+                raise TransportError("rate-limited", detail)
+            delay = self._not_before.get(host, 0.0) - self._clock()
+        if delay > 0:
+            self._sleep(delay)
+
+    def pause(self, host: str, seconds: float) -> None:
+        """Hold every request to ``host`` for ``seconds`` from now."""
+        with self._lock:
+            until = self._clock() + seconds
+            self._not_before[host] = max(self._not_before.get(host, 0.0), until)
+
+    def note_limited(self, host: str) -> None:
+        """Count a request that still got 429 after its retries."""
+        with self._lock:
+            self._limited[host] = self._limited.get(host, 0) + 1
+
+
 class HttpClient:
     """A small HTTP client with a timeout on every request and bounded retries.
 
     ``timeout_s`` bounds connecting, each socket read, and the whole body
-    read of one attempt. ``sleep`` is injectable so tests need not wait.
+    read of one attempt. ``sleep`` and ``clock`` are injectable so tests
+    need not wait.
     """
 
     def __init__(
@@ -127,11 +174,13 @@ class HttpClient:
         timeout_s: float = 10.0,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.timeout_s = timeout_s
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._gate = HostGate(clock, sleep)
         self._ssl_context = ssl_context
 
     def request(
@@ -147,9 +196,13 @@ class HttpClient:
 
         Returns the last response, which may still be a 429 or 5xx after the
         retries ran out. Raises TransportError when no response arrived.
+        With ``retry`` off, a 429 neither pauses nor counts against the host,
+        since it may come from a route-specific limit.
         """
+        host = urllib.parse.urlsplit(url).netloc
         max_attempts = 1 + (self.retry.max_retries if retry else 0)
         for attempt in range(1, max_attempts + 1):
+            self._gate.wait(host)
             try:
                 response = self._send_once(method, url, headers or {}, body)
             except TransportError as error:
@@ -158,10 +211,14 @@ class HttpClient:
                     raise
                 delay = self._backoff(attempt)
             else:
-                if response.status not in RETRY_STATUSES or attempt == max_attempts:
+                if response.status not in RETRY_STATUSES or not retry:
                     return dataclasses.replace(response, attempts=attempt)
                 wait = self._delay_for(response, attempt)
-                if wait is None:
+                if response.status == 429 and wait is not None:
+                    self._gate.pause(host, wait)
+                if wait is None or attempt == max_attempts:
+                    if response.status == 429:
+                        self._gate.note_limited(host)
                     return dataclasses.replace(response, attempts=attempt)
                 delay = wait
             logger.info("retrying %s %s in %.2f s", method, loggable_path(url), delay)
