@@ -336,7 +336,9 @@ class Revoker:
         if token is None:
             detail = "the account has no token with this key"
             return self._done(result, None, NOT_OWNED, detail)
-        token_id = int(token["id"])
+        token_id = token.get("id")
+        if not isinstance(token_id, int) or isinstance(token_id, bool):
+            raise TokenApiError(f"the token list returned an invalid id {token_id!r}")
         if not yes:
             plan = "disable and delete" if delete else "disable"
             return self._done(
