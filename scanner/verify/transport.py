@@ -48,7 +48,7 @@ class TransportError(Exception):
 
     ``reason`` is one of ``dns``, ``refused``, ``timeout``, ``reset``, ``tls``,
     ``protocol``, ``network`` or ``rate-limited`` (the host was given up
-    after repeated 429s); ``detail`` is the underlying error text.
+    after repeated 429s). ``detail`` is the underlying error text.
     """
 
     def __init__(self, reason: str, detail: str, attempts: int = 1) -> None:
@@ -117,9 +117,9 @@ def loggable_path(url: str) -> str:
 
 
 class HostGate:
-    """Per-host pauses that a ``Retry-After`` asked for, shared by all threads.
+    """Per-host pauses that a ``Retry-After`` requested, shared by all threads.
 
-    A 429 asks the client, not one request, to wait, so every request to
+    A 429 tells the client, not one request, to wait, so every request to
     that host waits. After ``give_up_after`` requests still got 429 when
     their retries ran out, the host is not asked again in this run: each
     further request fails at once instead of waiting in turn.
@@ -229,12 +229,12 @@ class HttpClient:
         return float(self.retry.backoff_s * (2 ** (attempt - 1)))
 
     def _delay_for(self, response: HttpResponse, attempt: int) -> float | None:
-        asked = retry_after_seconds(response.headers.get("retry-after"))
-        if asked is None:
+        requested = retry_after_seconds(response.headers.get("retry-after"))
+        if requested is None:
             return min(self._backoff(attempt), self.retry.retry_after_max_s)
-        if asked > self.retry.retry_after_max_s:
+        if requested > self.retry.retry_after_max_s:
             return None
-        return asked
+        return requested
 
     def _send_once(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
