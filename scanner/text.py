@@ -104,8 +104,8 @@ def decode(data: bytes, sniffed: Sniffed) -> tuple[str, str]:
 
     UTF-8 is tried first. Text that is not valid UTF-8 is decoded with the
     encoding that charset-normalizer detects, else as cp1252, else as
-    Latin-1, which accepts any bytes. Binary data is decoded as Latin-1 so offsets equal byte
-    offsets.
+    Latin-1, which accepts any bytes. Binary data is decoded as Latin-1, so
+    offsets equal byte offsets.
     """
     if sniffed.binary:
         return data.decode("latin-1"), "binary"

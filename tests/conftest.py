@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from keyscan.cli.entry import main
 
+from keyscan.cli.entry import main
 from tests.keygen import KeyGen
 from tests.tokenapi_server import ServerState, TokenApiServer
 

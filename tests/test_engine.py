@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+
 from keyscan import text as textmod
 from keyscan.engine import AllowList, Engine, shannon_entropy
 from keyscan.ruleset import RuleSet, load_default_rules, parse_rule
-
 from tests.keygen import KeyGen
 
 ENGINE = Engine(load_default_rules())

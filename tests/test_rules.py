@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
 from keyscan.engine import Engine
 from keyscan.errors import RuleError
 from keyscan.ruleset import Rule, load_default_rules, load_rules, parse_rule
-
 from tests.keygen import KeyGen
 
 RULESET = load_default_rules()

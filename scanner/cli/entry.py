@@ -62,7 +62,8 @@ def parse_fast_staged(args: list[str]) -> tuple[list[str], dict[str, object]] | 
             field, flag = _FLAGS[arg]
             options[field] = flag
         elif arg.startswith("-") and not os.path.lexists(arg):
-            return None  # an option that only click defines, or a mistake that click reports
+            # An option that only click defines, or a mistake that click reports.
+            return None
         else:
             paths.append(arg)
     if options.get("format", "text") not in _FAST_FORMATS:
