@@ -121,6 +121,32 @@ def test_cli_scan_revoke_yes_disables_live_key(
 
 
 @pytest.mark.usefixtures("gateway_env")
+def test_cli_scan_revoke_delete_audit_log(
+    fake_gateway: TokenApiServer,
+    run_keyscan: Any,
+    repo: Repo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = fake_gateway.state
+    user = state.add_user()
+    key = state.add_token(user)
+    monkeypatch.setenv("MODELSTREAM_ACCESS_TOKEN", user.access_token)
+    log = tmp_path / "audit.jsonl"
+    repo.write(".env", f"NEWAPI_KEY={key}\n")
+    args = ["scan", "--revoke", "--audit-log", str(log), "."]
+    dry = run_keyscan(args, repo.path)
+    assert "dry run" in dry.stderr
+    assert state.tokens[1].status != DISABLED
+    run_keyscan([*args[:-1], "--yes", "--delete", "."], repo.path)
+    assert state.tokens[1].deleted
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [line["action"] for line in lines][0] == "dry-run"
+    assert lines[-1]["outcome"] == "deleted"
+    assert key not in log.read_text()
+
+
+@pytest.mark.usefixtures("gateway_env")
 def test_cli_revoke_dry_run_then_yes(
     fake_gateway: TokenApiServer,
     run_keyscan: Any,

@@ -78,6 +78,17 @@ def scan_options(function: F) -> F:
             help="With --revoke: disable the keys, not only plan.",
         ),
         click.option(
+            "--delete",
+            is_flag=True,
+            help="With --revoke --yes: delete each token after disabling it.",
+        ),
+        click.option(
+            "--audit-log",
+            type=click.Path(dir_okay=False),
+            help="JSON Lines file that records every revocation attempt "
+            "[default: $XDG_STATE_HOME/keyscan/revocations.jsonl].",
+        ),
+        click.option(
             "--fail-on",
             type=click.Choice(["any", "live"]),
             default="any",
@@ -104,5 +115,7 @@ def make_options(params: dict[str, Any]) -> ScanOptions:
         verify=params.pop("verify"),
         revoke=params.pop("revoke"),
         yes=params.pop("yes"),
+        delete=params.pop("delete"),
+        audit_log=params.pop("audit_log"),
         fail_on=params.pop("fail_on"),
     )

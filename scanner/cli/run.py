@@ -30,6 +30,8 @@ class ScanOptions:
         verify: bool = False,
         revoke: bool = False,
         yes: bool = False,
+        delete: bool = False,
+        audit_log: str | None = None,
         fail_on: str = "any",
     ) -> None:
         self.format = format
@@ -43,6 +45,8 @@ class ScanOptions:
         self.verify = verify or revoke or fail_on == "live"
         self.revoke = revoke
         self.yes = yes
+        self.delete = delete
+        self.audit_log = audit_log
         self.fail_on = fail_on
 
 

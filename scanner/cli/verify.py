@@ -114,7 +114,7 @@ def verify_scan_findings(
     context.summary.extra["verification"] = count_statuses(verified)
     if options.revoke:
         keys = [f.secret for f in verified if _revocable(f, rule_verifiers)]
-        results = _revoke(keys, context.config, yes=options.yes)
+        results = _revoke(keys, context.config, options)
         context.summary.extra["revocations"] = [r.to_dict() for r in results]
     return verified
 
@@ -124,12 +124,25 @@ def _revocable(finding: Finding, rule_verifiers: dict[str, str | None]) -> bool:
     return _is_usable(finding) and family in GATEWAY_ALIASES
 
 
-def _revoke(keys: list[str], config: Config, *, yes: bool) -> list[RevocationResult]:
+def _revoke(
+    keys: list[str], config: Config, options: ScanOptions
+) -> list[RevocationResult]:
     if not keys:
         return []
-    results = revoke_keys(keys, config, yes=yes)
+    results = revoke_keys(
+        keys,
+        config,
+        yes=options.yes,
+        delete=options.delete,
+        audit_log=options.audit_log,
+    )
     for result in results:
         print(f"keyscan: revoke: {format_revocation(result)}", file=sys.stderr)
+    if not options.yes:
+        print(
+            "keyscan: revoke: dry run, nothing changed; add --yes to act",
+            file=sys.stderr,
+        )
     return results
 
 
