@@ -180,6 +180,8 @@ class CatFile:
         if self._process.stdin:
             self._process.stdin.close()
         self._process.wait()
+        if self._process.stdout:
+            self._process.stdout.close()
 
     def __enter__(self) -> CatFile:
         return self

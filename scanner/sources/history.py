@@ -193,6 +193,8 @@ class _Reader:
 
     def read_commits(self, revisions: Revisions) -> None:
         """Read every commit that ``revisions`` select."""
+        if not revisions.all_refs and not revisions.revs:
+            return  # git log would read HEAD; nothing was selected
         last = ""
         for block in iter_blocks(self.cwd, revisions):
             if block.commit != last:
