@@ -96,9 +96,9 @@ class Finding(NamedTuple):
     ``line`` and ``column`` are 1-based and count characters of the decoded
     text. ``path`` is None for commit and tag messages. The history fields
     (``commit``, ``author_name``, ``author_email``, ``date``) are None outside
-    history scans. ``occurrences`` counts the places that hold the same
-    secret, and ``present_at_head`` says whether the file at ``path`` in
-    HEAD still holds it (history scans only).
+    history scans. ``occurrences`` counts the places that contain the
+    same secret, and ``present_at_head`` is True when the file at ``path``
+    in HEAD still contains it (history scans only).
     """
 
     rule_id: str

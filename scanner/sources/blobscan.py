@@ -55,7 +55,7 @@ class MessageMatches(NamedTuple):
 
 
 class BatchResult(NamedTuple):
-    """What a worker sends back for one batch of jobs."""
+    """The matches and counters a worker returns for one batch of jobs."""
 
     blobs: list[tuple[str, str, list[Match]]]
     messages: list[MessageMatches]

@@ -85,7 +85,7 @@ def iter_blocks(
     by commit date, newest first. Raises GitError, with git's message, when
     git fails (a bad revision range, a corrupt repository).
     """
-    # stderr goes to a file: a pipe that nobody reads could fill and stall git.
+    # stderr goes to a file: an unread pipe could fill up and stall git.
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
             log_command(revisions, date_order=date_order),

@@ -1,6 +1,6 @@
 """History source: every blob and message that ever entered a repository.
 
-The scan runs in three steps, and no step holds the history in memory:
+The scan runs in three steps, and no step keeps the history in memory:
 
 1. One ``git log --raw -m`` stream lists what each commit wrote. Each
    distinct blob id is sent once to the workers (``ObjectScanner``), which
@@ -58,7 +58,7 @@ _BATCH = 128
 
 
 class HistoryOptions(NamedTuple):
-    """What to scan and how: revisions, worker count, size limit, excludes."""
+    """Settings of a history scan: revisions, worker count, size limit, excludes."""
 
     revisions: Revisions = Revisions()
     jobs: int = 1
@@ -118,7 +118,9 @@ def scan_history(
 
 
 def git_dir(repo: str) -> str:
-    """Return the folder to run git in for ``repo``; raise GitError if it is none.
+    """Return the folder to run git in for ``repo``.
+
+    Raises GitError when ``repo`` is not a git repository.
 
     A bare repository (a mirror clone) works as well as a work tree.
     """

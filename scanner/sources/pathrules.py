@@ -2,8 +2,8 @@
 
 A history scan reads each blob once, but a rule may be limited to some paths
 (``paths``, ``exclude_paths``), so a blob seen at two paths can have
-different matches. The signature of a path tells which of those rules apply
-there; a blob is scanned once per distinct signature, which is once when no
+different matches. The signature of a path lists which of those rules apply
+there. A blob is scanned once per distinct signature, which is once when no
 rule depends on the path.
 """
 
