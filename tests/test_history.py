@@ -75,6 +75,34 @@ def test_history_merge_resolution_attributed_to_merge(
     assert _places(ranged) == [("config.env", 3, merge)]
 
 
+def test_history_reads_second_parent_only_commits(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    repo.write("README.md", "# app\n")
+    _commit(repo, "Initial commit", 9)
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("notes.md", f"token {keys.github()}\n")
+    added = _commit(repo, "Add notes", 10)
+    repo.write("notes.md", "no token\n")
+    _commit(repo, "Remove the token", 11)
+    repo.git("checkout", "-q", "main")
+    _git(
+        repo,
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge",
+        "feature",
+        date="2024-03-01T12:00:00+0000",
+    )
+    repo.git("branch", "-q", "-D", "feature")
+
+    result = _history(run_keyscan, repo)
+    assert _places(result) == [("notes.md", 1, added)]
+    assert result.json()["findings"][0]["present_at_head"] is False
+
+
 def test_history_renames_and_copies_report_each_path(
     repo: Repo, keys: KeyGen, run_keyscan: Any
 ) -> None:
@@ -467,3 +495,14 @@ def test_pre_push_revisions_from_environment(repo: Repo) -> None:
     assert pre_push_revisions(deletion, str(repo.path)).revs == ()
     root_push = {"PRE_COMMIT_LOCAL_BRANCH": "refs/heads/main"}
     assert pre_push_revisions(root_push, str(repo.path)).revs == ("refs/heads/main",)
+
+
+def test_history_unborn_head_leaves_presence_unknown(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    repo.write("a.env", f"KEY={keys.gateway()}\n")
+    _commit(repo, "Add key", 9)
+    repo.git("symbolic-ref", "HEAD", "refs/heads/unborn")
+
+    (finding,) = _history(run_keyscan, repo).json()["findings"]
+    assert finding["present_at_head"] is None

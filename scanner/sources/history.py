@@ -354,10 +354,12 @@ def _blob_findings(
         at_head = _head_blobs(cwd, {path for _, path in introductions})
         findings = []
         for (fingerprint, path), intro in introductions.items():
-            head_blob = at_head.get(path)
-            present = head_blob is not None and fingerprint in lookup.get(
-                head_blob, path
-            )
+            present: bool | None = None
+            if at_head is not None:
+                head_blob = at_head.get(path)
+                present = head_blob is not None and fingerprint in lookup.get(
+                    head_blob, path
+                )
             findings.append(
                 make_finding(
                     intro.match, path, commit=intro.commit, present_at_head=present
@@ -479,9 +481,12 @@ def _attribute_commit(
                 introductions[(fingerprint, path)] = _Introduction(commit, match)
 
 
-def _head_blobs(cwd: str, paths: set[str]) -> dict[str, str]:
-    """Return the blob id of each of ``paths`` in HEAD's tree (none without HEAD)."""
-    out = run_git(["ls-tree", "-r", "-z", "--full-tree", "HEAD"], cwd, check=False)
+def _head_blobs(cwd: str, paths: set[str]) -> dict[str, str] | None:
+    """Return the blob id of each of ``paths`` in HEAD's tree, or None without HEAD."""
+    try:
+        out = run_git(["ls-tree", "-r", "-z", "--full-tree", "HEAD"], cwd)
+    except GitError:
+        return None  # HEAD names a branch without commits
     blobs: dict[str, str] = {}
     for row in out.split(b"\0"):
         info, _, raw_path = row.partition(b"\t")
