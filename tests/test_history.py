@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -506,3 +508,92 @@ def test_history_unborn_head_leaves_presence_unknown(
 
     (finding,) = _history(run_keyscan, repo).json()["findings"]
     assert finding["present_at_head"] is None
+
+
+def _install_push_hook(clone: Repo, tmp_path: Path) -> dict[str, str]:
+    """Install the keyscan-push hook through pre-commit, as a local hook."""
+    config = (
+        "repos:\n- repo: local\n  hooks:\n  - id: keyscan-push\n"
+        "    name: keyscan-push\n"
+        f"    entry: {sys.executable} -m keyscan history --pre-push\n"
+        "    language: system\n    pass_filenames: false\n    always_run: true\n"
+        "    require_serial: true\n    stages: [pre-push]\n"
+    )
+    (clone.path / ".pre-commit-config.yaml").write_text(config)
+    env = {**os.environ, **GIT_ENV, "PRE_COMMIT_HOME": str(tmp_path / "pc")}
+    subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install", "-t", "pre-push"],
+        cwd=clone.path,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return env
+
+
+def _push(
+    clone: Repo, env: dict[str, str], branch: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "push", "-q", "origin", branch],
+        cwd=clone.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_push_hook_blocks_new_branch_with_key(
+    repo: Repo, keys: KeyGen, tmp_path: Path
+) -> None:
+    repo.write("old.env", f"KEY={keys.gateway()}\n")
+    _commit(repo, "Key already on the remote", 9)
+    clone = _pushed_repo(repo, tmp_path)
+    env = _install_push_hook(clone, tmp_path)
+    clone.git("checkout", "-q", "-b", "topic")
+    clone.write("clean.txt", "fine\n")
+    _commit(clone, "Clean change", 10)
+    clone.write("new.env", f"KEY={keys.gateway()}\n")
+    _commit(clone, "New key", 11)
+
+    done = _push(clone, env, "topic")
+    assert done.returncode != 0
+    assert "new.env:1:5" in done.stdout
+    assert "old.env" not in done.stdout
+
+
+def test_push_hook_passes_clean_push(repo: Repo, keys: KeyGen, tmp_path: Path) -> None:
+    repo.write("old.env", f"KEY={keys.gateway()}\n")
+    _commit(repo, "Key already on the remote", 9)
+    clone = _pushed_repo(repo, tmp_path)
+    env = _install_push_hook(clone, tmp_path)
+    clone.write("clean.txt", "fine\n")
+    _commit(clone, "Clean change", 10)
+
+    done = _push(clone, env, "main")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyscan.cli.history import ProgressBar
+    from keyscan.sources.history import Progress
+
+    monkeypatch.delenv("CI", raising=False)
+    progress = Progress(
+        commits=12, blobs_queued=30, blobs_done=20, bytes_done=3 << 20, elapsed_s=2.0
+    )
+    terminal = _Terminal()
+    with ProgressBar(terminal) as bar:
+        bar.update(progress)
+    assert "12 commits, 20/30 blobs, 3.0 MiB at 1.5 MiB/s, 2 s" in terminal.getvalue()
+    assert terminal.getvalue().endswith("\r\033[K")
+    pipe = io.StringIO()
+    with ProgressBar(pipe) as bar:
+        bar.update(progress)
+    assert pipe.getvalue() == ""
