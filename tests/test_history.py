@@ -597,3 +597,35 @@ def test_progress_bar_on_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
     with ProgressBar(pipe) as bar:
         bar.update(progress)
     assert pipe.getvalue() == ""
+
+
+def test_history_many_commits_tags_and_keys(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    count = 300
+    who = "Test Author <author@example.invalid>"
+    stream = []
+    for index in range(count):
+        content = f"KEY={keys.gateway()}\n".encode()
+        stream.append(
+            f"commit refs/heads/main\nmark :{index + 1}\n"
+            f"committer {who} {1709280000 + index} +0000\n"
+            f"data 6\nAdd {index % 10}\n"
+            + (f"from :{index}\n" if index else "")
+            + f"M 100644 inline keys/{index}.env\ndata {len(content)}\n"
+        )
+        stream.append(content.decode() + "\n")
+    for index in range(count):
+        stream.append(
+            f"tag v{index}\nfrom :{index + 1}\n"
+            f"tagger {who} {1709290000 + index} +0000\n"
+            "data 5\nTag.\n\n"
+        )
+    repo.git("fast-import", "--quiet", input="".join(stream).encode())
+
+    result = _history(run_keyscan, repo, "--jobs", "2")
+    document = result.json()
+    assert len(document["findings"]) == count
+    assert len({f["commit"] for f in document["findings"]}) == count
+    assert document["summary"]["tags_scanned"] == count
+    assert document["summary"]["messages_scanned"] == 2 * count

@@ -54,6 +54,8 @@ from keyscan.sources.workers import Dispatcher
 
 logger = logging.getLogger(__name__)
 
+# Object ids per request to a cat-file process: few enough that the ids fit
+# in the pipe before git answers (see CatFile.read_many).
 _BATCH = 128
 
 
@@ -187,7 +189,6 @@ class _Reader:
         self.commits = 0
         self.messages = 0
         self.tags = 0
-        self.roots = 0
         self.started = time.monotonic()
         self._last_progress = 0.0
         self._blobs: list[BlobJob] = []
@@ -221,6 +222,8 @@ class _Reader:
                 self._messages.append(
                     MessageJob(oid.decode("ascii"), display_path(ref))
                 )
+                if len(self._messages) >= _BATCH:
+                    self._flush_messages()
         self._flush_messages()
 
     def report(self) -> None:
@@ -229,7 +232,6 @@ class _Reader:
 
     def _new_commit(self, block: Block) -> None:
         self.commits += 1
-        self.roots += not block.parents
         self._messages.append(MessageJob(block.commit))
         if len(self._messages) >= _BATCH:
             self._flush_messages()
@@ -501,9 +503,11 @@ def _with_authors(cwd: str, findings: list[Finding]) -> list[Finding]:
     commits = sorted({f.commit for f in findings if f.commit})
     people = {}
     with CatFile(cwd) as cat:
-        for oid, _size, data in cat.read_many(commits, 1 << 30):
-            if data is not None:
-                people[oid] = person_of(data.partition(b"\n\n")[0])
+        for start in range(0, len(commits), _BATCH):
+            batch = commits[start : start + _BATCH]
+            for oid, _size, data in cat.read_many(batch, 1 << 30):
+                if data is not None:
+                    people[oid] = person_of(data.partition(b"\n\n")[0])
     result = []
     for finding in findings:
         person = people.get(finding.commit or "")
