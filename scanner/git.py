@@ -154,7 +154,7 @@ class CatFile:
         round trip per object. The content is None for an object larger than
         ``max_size``, which is read past in chunks and never held whole, and
         the size is -1 for a missing object. Send at most about 1,000 ids at
-        a time: they must fit in the pipe before git answers.
+        a time: they must fit in the pipe before git starts to write.
         """
         stdin, stdout = self._process.stdin, self._process.stdout
         if stdin is None or stdout is None:

@@ -1,6 +1,6 @@
 """Scanning git objects by id: the work that history scans spread over processes.
 
-A worker holds its own engine and its own ``git cat-file --batch`` process.
+A worker has its own engine and its own ``git cat-file --batch`` process.
 It is sent object ids, never contents, and sends back only matches and
 counters, so the bytes of the history cross no process boundary.
 """

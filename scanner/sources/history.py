@@ -8,11 +8,11 @@ The scan runs in three steps, and no step keeps the history in memory:
    messages go the same way; annotated tags follow when all refs are read.
 2. Only when some blob matched, a second stream in date order finds, for
    each secret and path, the commit that introduced it there: the blob at the
-   path holds the secret and no parent's blob at that path does (for a merge,
+   path contains the secret and no parent's blob at that path does (for a merge,
    the diff against every parent must list the path). The last such commit in
    date order, which lists children before parents, is the earliest.
 3. The introducing commits' authors are read, and HEAD's tree says whether
-   each path still holds its secret.
+   each path still contains its secret.
 
 Memory grows with the number of distinct blobs (their ids are kept to skip
 repeats) and with the matches, never with the number of commits.
@@ -55,7 +55,7 @@ from keyscan.sources.workers import Dispatcher
 logger = logging.getLogger(__name__)
 
 # Object ids per request to a cat-file process: few enough that the ids fit
-# in the pipe before git answers (see CatFile.read_many).
+# in the pipe before git starts to write (see CatFile.read_many).
 _BATCH = 128
 
 
