@@ -154,7 +154,8 @@ class CatFile:
         round trip per object. The content is None for an object larger than
         ``max_size``, which is read past in chunks and never held whole, and
         the size is -1 for a missing object. Send at most about 1,000 ids at
-        a time: they must fit in the pipe before git starts to write.
+        a time: they must fit in the pipe buffer, because git's output is
+        not read until every id is written.
         """
         stdin, stdout = self._process.stdin, self._process.stdout
         if stdin is None or stdout is None:

@@ -55,7 +55,7 @@ from keyscan.sources.workers import Dispatcher
 logger = logging.getLogger(__name__)
 
 # Object ids per request to a cat-file process: few enough that the ids fit
-# in the pipe before git starts to write (see CatFile.read_many).
+# in the pipe buffer (see CatFile.read_many).
 _BATCH = 128
 
 
