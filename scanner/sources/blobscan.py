@@ -195,8 +195,12 @@ _WORKER: ObjectScanner | None = None
 
 def init_worker(cwd: str, engine: Engine, max_size: int) -> None:
     """Create this worker process's scanner (a pool initializer)."""
+    import signal
     from multiprocessing.util import Finalize
 
+    # Ctrl-C reaches the whole process group; the main process stops the
+    # pool, so the workers ignore it instead of each printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _WORKER
     _WORKER = ObjectScanner(cwd, engine, max_size)
     # Stop the worker's cat-file process when the pool shuts the worker down.

@@ -105,6 +105,7 @@ def scan_history(
         cwd, engine, options.max_file_size, options.jobs, collected.add
     ) as dispatcher:
         reader = _Reader(cwd, rules, dispatcher, collected, on_progress)
+        collected.on_add = reader.progress
         reader.read_commits(options.revisions)
         if options.revisions.all_refs:
             reader.read_tags()
@@ -153,6 +154,9 @@ class _Collected:
         self.binary = 0
         self.lfs_pointers = 0
         self.occurrences: dict[str, int] = {}
+        # Called after each batch, so that the progress line moves while the
+        # workers finish the last batches.
+        self.on_add: Callable[[], None] | None = None
 
     def add(self, result: BatchResult) -> None:
         """Merge one batch result."""
@@ -164,6 +168,8 @@ class _Collected:
         self.binary += result.binary
         self.lfs_pointers += result.lfs_pointers
         self.summary.skipped.extend(result.skipped)
+        if self.on_add is not None:
+            self.on_add()
 
 
 class _Reader:
@@ -228,14 +234,14 @@ class _Reader:
 
     def report(self) -> None:
         """Send a last progress update."""
-        self._progress(force=True)
+        self.progress(force=True)
 
     def _new_commit(self, block: Block) -> None:
         self.commits += 1
         self._messages.append(MessageJob(block.commit))
         if len(self._messages) >= _BATCH:
             self._flush_messages()
-        self._progress()
+        self.progress()
 
     def _new_change(self, change: Change) -> None:
         if is_zero(change.new) or change.new_mode == SYMLINK_MODE:
@@ -270,7 +276,8 @@ class _Reader:
             self.dispatcher.submit("messages", self._messages)
             self._messages = []
 
-    def _progress(self, force: bool = False) -> None:
+    def progress(self, force: bool = False) -> None:
+        """Send the counters to the progress callback, at most every 0.1 s."""
         if self.on_progress is None:
             return
         now = time.monotonic()
