@@ -96,7 +96,9 @@ class Finding(NamedTuple):
     ``line`` and ``column`` are 1-based and count characters of the decoded
     text. ``path`` is None for commit and tag messages. The history fields
     (``commit``, ``author_name``, ``author_email``, ``date``) are None outside
-    history scans.
+    history scans. ``occurrences`` counts the places that contain the
+    same secret, and ``present_at_head`` is True when the file at ``path``
+    in HEAD still contains it (history scans only).
     """
 
     rule_id: str
@@ -115,6 +117,7 @@ class Finding(NamedTuple):
     date: str | None = None
     ref: str | None = None
     occurrences: int | None = None
+    present_at_head: bool | None = None
     context_hosts: tuple[str, ...] = ()
     verification: Verification | None = None
     secret: str = ""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO
 
 from keyscan.errors import GitError
 
@@ -144,17 +145,58 @@ class CatFile:
         stdout.read(1)  # the newline after the content
         return data
 
+    def read_many(
+        self, oids: Sequence[str], max_size: int
+    ) -> Iterator[tuple[str, int, bytes | None]]:
+        """Yield ``(oid, size, content)`` for each object in ``oids``, in order.
+
+        All ids are written before the first answer is read, which saves a
+        round trip per object. The content is None for an object larger than
+        ``max_size``, which is read past in chunks and never held whole, and
+        the size is -1 for a missing object. Send at most about 1,000 ids at
+        a time: they must fit in the pipe buffer, because git's output is
+        not read until every id is written.
+        """
+        stdin, stdout = self._process.stdin, self._process.stdout
+        if stdin is None or stdout is None:
+            raise GitError("git cat-file was started without pipes")
+        stdin.write("".join(f"{oid}\n" for oid in oids).encode("ascii"))
+        stdin.flush()
+        for oid in oids:
+            header = stdout.readline().split()
+            if len(header) != 3:
+                yield oid, -1, None
+                continue
+            size = int(header[2])
+            if size > max_size:
+                _discard(stdout, size + 1)
+                yield oid, size, None
+                continue
+            data = stdout.read(size)
+            stdout.read(1)  # the newline after the content
+            yield oid, size, data
+
     def close(self) -> None:
         """Stop the git process."""
         if self._process.stdin:
             self._process.stdin.close()
         self._process.wait()
+        if self._process.stdout:
+            self._process.stdout.close()
 
     def __enter__(self) -> CatFile:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _discard(stream: IO[bytes], count: int) -> None:
+    while count > 0:
+        chunk = stream.read(min(count, 1 << 20))
+        if not chunk:
+            raise GitError("git cat-file stopped in the middle of an object")
+        count -= len(chunk)
 
 
 def read_blobs(cwd: str, oids: Sequence[str]) -> dict[str, bytes]:

@@ -149,6 +149,12 @@ def line_column(text: str, offset: int) -> tuple[int, int]:
 
 def line_bounds(text: str, offset: int) -> tuple[int, int]:
     """Return the start and end offsets of the line that contains ``offset``."""
-    start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
-    ends = [i for i in (text.find("\n", offset), text.find("\r", offset)) if i >= 0]
-    return start, min(ends) if ends else len(text)
+    # The search for CR is bounded by the LF found first, so that text without
+    # CRs is not searched to its start and end for every offset.
+    start = text.rfind("\n", 0, offset) + 1
+    start = text.rfind("\r", start, offset) + 1 or start
+    end = text.find("\n", offset)
+    if end < 0:
+        end = len(text)
+    carriage = text.find("\r", offset, end)
+    return start, end if carriage < 0 else carriage

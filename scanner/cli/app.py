@@ -9,8 +9,31 @@ import click
 from keyscan import __version__
 from keyscan.cli.options import make_options, scan_options
 
+# Commands whose module is imported only when the command runs or is listed
+# in the help, so that the other commands never pay for their imports.
+_LAZY_COMMANDS = {
+    "history": "keyscan.cli.history:command",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    """A click group that also offers the commands of ``_LAZY_COMMANDS``."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _LAZY_COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        import importlib
+
+        module_name, _, attribute = target.partition(":")
+        found: click.Command = getattr(importlib.import_module(module_name), attribute)
+        return found
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="keyscan")
 @click.option(
     "-v", "--verbose", count=True, help="Log more: -v for INFO, -vv for DEBUG."

@@ -105,6 +105,8 @@ def _provenance(finding: Finding) -> str:
         text += f" on {finding.date}"
     if finding.occurrences and finding.occurrences > 1:
         text += f"; present in {finding.occurrences} commit/path pairs"
+    if finding.present_at_head is not None:
+        text += "; still in HEAD" if finding.present_at_head else "; not in HEAD"
     return text
 
 
