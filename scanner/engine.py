@@ -28,6 +28,13 @@ _MULTILINE_AFTER = 20000
 # random bytes into noise.
 _BINARY_MIN_PRIORITY = 20
 _SNIPPET_CONTEXT = 40
+# Above this many keyword occurrences in one unit, a rule runs once over the
+# whole text instead of once per window: building thousands of windows for a
+# common keyword costs more than one pass of the regex.
+_MAX_WINDOWS = 64
+# Path checks are cached per path; the cache is emptied at this size so a
+# long history scan keeps its memory bounded.
+_PATH_CACHE_SIZE = 20000
 
 _ALLOW_INLINE = ("keyscan:allow", "gitleaks:allow", "pragma: allowlist secret")
 _ALLOW_NEXT_LINE = ("keyscan:allow-next-line", "pragma: allowlist nextline secret")
@@ -114,6 +121,7 @@ class _CompiledRule:
         self.allow = [regex.compile(p) for p in rule.allow_regexes]
         self.paths = _path_spec(rule.paths)
         self.exclude_paths = _path_spec(rule.exclude_paths)
+        self.path_key = (rule.paths, rule.exclude_paths)
 
 
 def _path_spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
@@ -146,6 +154,7 @@ class Engine:
         self._allow_patterns: list[Any] | None = None
         self._unit_timeout_s = unit_timeout_s
         self._compiled: dict[int, _CompiledRule] = {}
+        self._path_cache: dict[tuple[object, str], bool] = {}
         self._by_keyword: dict[str, list[int]] = {}
         for index, rule in enumerate(self._rules):
             for keyword in rule.keywords:
@@ -157,13 +166,16 @@ class Engine:
     def scan(self, data: bytes, path: str | None) -> ScanResult:
         """Return the matches of every rule in ``data``, read from ``path``."""
         sniffed = textmod.sniff(data)
-        found: set[str] | None = None
+        found: dict[str, list[int] | None] | None = None
         if sniffed.encoding is None:
             # ASCII-compatible bytes: the prefilter runs before any decoding,
             # and most files end here.
             found = self._matcher.find_in(textmod.lower_ascii(data))
             if not found:
                 return ScanResult([], encoding="binary" if sniffed.binary else "ascii")
+            if not data.isascii():
+                # Byte offsets of keywords equal text offsets only in ASCII.
+                found = dict.fromkeys(found)
         text, encoding = textmod.decode(data, sniffed)
         return self.scan_text(text, path, encoding=encoding, found=found)
 
@@ -173,16 +185,19 @@ class Engine:
         path: str | None,
         *,
         encoding: str = "utf-8",
-        found: set[str] | None = None,
+        found: dict[str, list[int] | None] | None = None,
     ) -> ScanResult:
         """Return the matches of every rule in decoded ``text``.
 
-        ``found`` is the set of keywords in the text, when the caller has it.
+        ``found`` maps the keywords in the text to their offsets in it (or to
+        None), when the caller has them.
         """
         lowered = textmod.lower_ascii_text(text)
         if found is None:
             encoded = lowered.encode("utf-8", "surrogatepass")
             found = self._matcher.find_in(textmod.lower_ascii(encoded))
+            if not text.isascii():
+                found = dict.fromkeys(found)
         rule_indexes = sorted({i for k in found for i in self._by_keyword[k]})
         binary = encoding == "binary"
         deadline = time.monotonic() + self._unit_timeout_s
@@ -193,10 +208,11 @@ class Engine:
             if binary and rule.priority < _BINARY_MIN_PRIORITY:
                 continue
             compiled = self._compiled_rule(index)
-            if not _path_applies(compiled, path):
+            if not self._path_applies(compiled, path):
                 continue
             try:
-                candidates.extend(self._run_rule(compiled, text, lowered, deadline))
+                offsets = _keyword_offsets(rule, found, lowered)
+                candidates.extend(self._run_rule(compiled, text, offsets, deadline))
             except TimeoutError:
                 skipped = (
                     f"regex timeout after {self._unit_timeout_s:g} s in rule {rule.id}"
@@ -213,13 +229,30 @@ class Engine:
             compiled = self._compiled[index] = _CompiledRule(self._rules[index])
         return compiled
 
+    def _path_applies(self, compiled: _CompiledRule, path: str | None) -> bool:
+        if path is None or (compiled.paths is None and compiled.exclude_paths is None):
+            return _path_applies(compiled, path)
+        key = (compiled.path_key, path)
+        applies = self._path_cache.get(key)
+        if applies is None:
+            if len(self._path_cache) >= _PATH_CACHE_SIZE:
+                self._path_cache.clear()
+            applies = self._path_cache[key] = _path_applies(compiled, path)
+        return applies
+
     def _run_rule(
-        self, compiled: _CompiledRule, text: str, lowered: str, deadline: float
+        self,
+        compiled: _CompiledRule,
+        text: str,
+        offsets: list[tuple[int, int]],
+        deadline: float,
     ) -> Iterable[_Candidate]:
         rule = compiled.rule
         group = rule.secret_group
         seen: set[tuple[int, int]] = set()
-        for start, end in _windows(rule, text, lowered):
+        windows = _windows(rule, text, offsets)
+        whole_text = windows is None
+        for start, end in windows or [(0, len(text))]:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
@@ -228,6 +261,8 @@ class Engine:
                 secret = found.group(group)
                 if not secret or span in seen:
                     continue
+                if whole_text and not rule.multiline and _spans_lines(found.group(0)):
+                    continue  # a window never crosses a line; keep results the same
                 seen.add(span)
                 if _secret_passes(compiled, secret):
                     yield _Candidate(rule, span[0], span[1], secret)
@@ -253,21 +288,55 @@ def _path_applies(compiled: _CompiledRule, path: str | None) -> bool:
     return not (compiled.exclude_paths and compiled.exclude_paths.match_file(path))
 
 
-def _windows(rule: Rule, text: str, lowered: str) -> list[tuple[int, int]]:
-    """Return the merged text windows around each keyword occurrence."""
+def _spans_lines(value: str) -> bool:
+    return "\n" in value or "\r" in value
+
+
+def _keyword_offsets(
+    rule: Rule, found: dict[str, list[int] | None], lowered: str
+) -> list[tuple[int, int]]:
+    """Return (offset, length) of each occurrence of the rule's keywords.
+
+    At most one more than ``_MAX_WINDOWS`` occurrences are returned, which is
+    enough to tell that the rule should run over the whole text.
+    """
+    occurrences: list[tuple[int, int]] = []
+    for keyword in rule.keywords:
+        if keyword not in found:
+            continue
+        known = found[keyword]
+        if known is not None:
+            occurrences.extend((offset, len(keyword)) for offset in known)
+        else:
+            position = lowered.find(keyword)
+            while position >= 0 and len(occurrences) <= _MAX_WINDOWS:
+                occurrences.append((position, len(keyword)))
+                position = lowered.find(keyword, position + len(keyword))
+        if len(occurrences) > _MAX_WINDOWS:
+            break
+    return occurrences
+
+
+def _windows(
+    rule: Rule, text: str, offsets: list[tuple[int, int]]
+) -> list[tuple[int, int]] | None:
+    """Return the merged text windows around each keyword occurrence.
+
+    Returns None when the keywords occur so often that one pass over the
+    whole text is cheaper.
+    """
+    if len(offsets) > _MAX_WINDOWS:
+        return None
     after = _MULTILINE_AFTER if rule.multiline else _WINDOW_AFTER
     windows: list[tuple[int, int]] = []
-    for keyword in rule.keywords:
-        position = lowered.find(keyword)
-        while position >= 0:
-            line_start, line_end = textmod.line_bounds(text, position)
-            start = max(line_start, position - _WINDOW_BEFORE)
-            if rule.multiline:
-                end = min(len(text), position + after)
-            else:
-                end = min(line_end, position + len(keyword) + after)
-            windows.append((start, end))
-            position = lowered.find(keyword, position + len(keyword))
+    for position, length in offsets:
+        line_start, line_end = textmod.line_bounds(text, position)
+        start = max(line_start, position - _WINDOW_BEFORE)
+        if rule.multiline:
+            end = min(len(text), position + after)
+        else:
+            end = min(line_end, position + length + after)
+        windows.append((start, end))
     windows.sort()
     merged: list[tuple[int, int]] = []
     for start, end in windows:

@@ -22,13 +22,21 @@ class KeywordMatcher:
         self._encoded = tuple(k.encode("ascii") for k in self._keywords)
         self._automaton = _build_automaton(self._encoded)
 
-    def find_in(self, lowered: bytes) -> set[str]:
-        """Return the keywords that occur in ASCII-lowercased bytes."""
+    def find_in(self, lowered: bytes) -> dict[str, list[int] | None]:
+        """Return the keywords that occur in ASCII-lowercased bytes.
+
+        Each keyword maps to the byte offsets where it starts, or to None
+        when the fallback search found it without recording offsets.
+        """
         if self._automaton is not None:
             found = self._automaton.find_matches_as_indexes(lowered, overlapping=True)
-            return {self._keywords[index] for index, _, _ in found}
+            positions: dict[str, list[int]] = {}
+            for index, start, _ in found:
+                positions.setdefault(self._keywords[index], []).append(start)
+            result: dict[str, list[int] | None] = dict(positions)
+            return result
         return {
-            keyword
+            keyword: None
             for keyword, encoded in zip(self._keywords, self._encoded, strict=True)
             if encoded in lowered
         }
