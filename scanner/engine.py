@@ -192,7 +192,11 @@ class Engine:
         ``found`` maps the keywords in the text to their offsets in it (or to
         None), when the caller has them.
         """
-        lowered = textmod.lower_ascii_text(text)
+        lowered = ""
+        if found is None or None in found.values():
+            # Keyword offsets are searched in the lowered text; with offsets
+            # from the prefilter (ASCII text) the copy is not needed.
+            lowered = textmod.lower_ascii_text(text)
         if found is None:
             encoded = lowered.encode("utf-8", "surrogatepass")
             found = self._matcher.find_in(textmod.lower_ascii(encoded))
