@@ -188,9 +188,7 @@ def test_baseline_missing_option_file_exits_2(
     assert "keyscan baseline create" in result.stderr
 
 
-def test_baseline_malformed_option_file_exits_2(
-    repo: Repo, run_keyscan: Any
-) -> None:
+def test_baseline_malformed_option_file_exits_2(repo: Repo, run_keyscan: Any) -> None:
     repo.write("broken.json", '{"version": 1, "fingerprints": [')
     result = run_keyscan(["scan", "--baseline", "broken.json", "."], repo.path)
     assert result.code == 2, result

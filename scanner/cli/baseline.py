@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import click
+
 from keyscan.baseline import compare, entries_of, load_baseline, write_baseline
 from keyscan.cli.run import Consumer, ScanOptions
 from keyscan.errors import ExitCode
