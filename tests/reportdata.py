@@ -25,14 +25,22 @@ SCHEMA_DIRS = [
 ]
 
 
-def load_schema(name: str) -> Any:
-    """Return the JSON schema ``name`` from SCHEMA_DIRS, or skip the test."""
+def find_schema(name: str) -> Any | None:
+    """Return the JSON schema ``name`` from SCHEMA_DIRS, or None when absent."""
     for folder in SCHEMA_DIRS:
         path = folder / name
         if path.is_file():
             return json.loads(path.read_text(encoding="utf-8"))
-    searched = ", ".join(str(folder) for folder in SCHEMA_DIRS)
-    pytest.skip(f"schema {name} not found in {searched}; set KEYSCAN_SCHEMA_DIR")
+    return None
+
+
+def load_schema(name: str) -> Any:
+    """Return the JSON schema ``name`` from SCHEMA_DIRS, or skip the test."""
+    schema = find_schema(name)
+    if schema is None:
+        searched = ", ".join(str(folder) for folder in SCHEMA_DIRS)
+        pytest.skip(f"schema {name} not found in {searched}; set KEYSCAN_SCHEMA_DIR")
+    return schema
 
 
 def make_finding(secret: str, **fields: Any) -> Finding:

@@ -194,8 +194,26 @@ def revoke(
     help="Fetch missing commits from the remote when the clone is shallow or "
     "lacks the range's base.",
 )
+@click.option(
+    "--sarif",
+    "sarif_file",
+    type=click.Path(dir_okay=False),
+    help="Also write a SARIF report to this file, from the same scan.",
+)
+@click.option(
+    "--gitlab",
+    "gitlab_file",
+    type=click.Path(dir_okay=False),
+    help="Also write a GitLab secret-detection report to this file.",
+)
 @scan_options
-def ci(rev: str | None, deepen: bool, **params: Any) -> None:
+def ci(
+    rev: str | None,
+    deepen: bool,
+    sarif_file: str | None,
+    gitlab_file: str | None,
+    **params: Any,
+) -> None:
     """Scan the commits of the change under review in CI.
 
     The range comes from GitHub Actions (pull request and push events),
@@ -205,7 +223,10 @@ def ci(rev: str | None, deepen: bool, **params: Any) -> None:
     """
     from keyscan.cli.ci import run_ci
 
-    raise SystemExit(run_ci(rev, make_options(params), deepen=deepen))
+    options = make_options(params)
+    extra = [("sarif", sarif_file), ("gitlab", gitlab_file)]
+    options.extra_reports = tuple((kind, path) for kind, path in extra if path)
+    raise SystemExit(run_ci(rev, options, deepen=deepen))
 
 
 def _baseline_source_options(function: Any) -> Any:

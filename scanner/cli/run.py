@@ -42,6 +42,7 @@ class ScanOptions:
         fail_on: str = "any",
         baseline: str | None = None,
         consume: Consumer | None = None,
+        extra_reports: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.format = format
         self.output = output
@@ -59,6 +60,8 @@ class ScanOptions:
         self.fail_on = fail_on
         self.baseline = baseline
         self.consume = consume
+        # (format, file) pairs written besides the main report, in one scan.
+        self.extra_reports = extra_reports
 
 
 class ScanContext(NamedTuple):
@@ -189,15 +192,22 @@ def write_report(
         **_format_context(options.format, context),
     )
     if output is not None:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(report)
+        _write_file(output, report)
         if options.format != "text":
             _write_text_findings(command, options, findings, summary)
     elif report:
         sys.stdout.write(report)
         sys.stdout.flush()
+    for format, path in options.extra_reports:
+        extra = render(format, findings, summary, **_format_context(format, context))
+        _write_file(path, extra)
     if not options.quiet or findings:
         print(summary_line(summary, color=use_color(sys.stderr)), file=sys.stderr)
+
+
+def _write_file(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def _format_context(format: str, context: dict[str, Any]) -> dict[str, Any]:
