@@ -5,7 +5,7 @@ and rule ids, sorted by fingerprint::
 
     {"version": 1, "fingerprints": [{"fingerprint": "…", "rule_id": "…"}]}
 
-It holds no line numbers, paths, timestamps or secrets, so the file changes
+It contains no line numbers, paths, timestamps or secrets, so the file changes
 only when the set of accepted secrets changes and two branches that accept
 nothing new never conflict on it. A secret that moves to another line or file
 keeps its fingerprint and stays accepted; a different secret on the same line
@@ -23,7 +23,6 @@ from keyscan.errors import BaselineError
 from keyscan.findings import Finding
 
 BASELINE_VERSION = 1
-DEFAULT_BASELINE = ".keyscan-baseline.json"
 _CREATE_HINT = "create one with 'keyscan baseline create --output {path}'"
 
 
@@ -39,7 +38,7 @@ class Baseline(NamedTuple):
 
 
 class BaselineDiff(NamedTuple):
-    """How current findings compare with a baseline."""
+    """The current findings compared with a baseline: new, stale and kept entries."""
 
     new: dict[str, str]
     stale: dict[str, str]

@@ -1,8 +1,8 @@
 """Which commits a CI run should scan, read from the CI environment.
 
 ``resolve_range`` reads only the environment and the event file GitHub
-Actions writes; it runs no git command, so every CI case can be tested with a
-plain dictionary. ``keyscan.cli.ci`` then checks that the commits exist in
+Actions writes. It runs no git command, so every CI case can be tested with
+a plain dictionary. ``keyscan.cli.ci`` then checks that the commits exist in
 the clone, deepens a shallow clone when it can, and runs the history scan.
 
 Variables read (GitHub Actions and GitLab CI/CD documentation):
@@ -58,7 +58,7 @@ def resolve_range(env: Mapping[str, str], rev: str | None = None) -> RangeChoice
 
     ``rev`` (``--rev``) wins: a range ``A..B`` is used as given and a single
     revision ``A`` means ``A..HEAD``. Without it GitHub Actions and GitLab
-    CI/CD variables are read. When nothing says which commits are new, the
+    CI/CD variables are read. When no variable names the new commits, the
     choice is the whole history.
     """
     if rev:

@@ -126,8 +126,10 @@ def test_baseline_create_writes_no_secret_or_location(
     assert result.code == 0, result
     path = repo.path / ".keyscan-baseline.json"
     text = path.read_text(encoding="utf-8")
-    assert first not in text and second not in text
-    assert "app.py" not in text and "line" not in text
+    assert first not in text
+    assert second not in text
+    assert "app.py" not in text
+    assert "line" not in text
     entries = _entries(path)
     assert len(entries) == 2
     assert entries == sorted(entries, key=lambda entry: entry["fingerprint"])

@@ -50,7 +50,7 @@ def _step(action: Any, name: str) -> Any:
 def pull_request(tmp_path: Path, keys: KeyGen) -> tuple[Path, str, str, str]:
     """Return a clone on a feature branch, its base and head, and the new key.
 
-    main holds an old key (accepted history); feature adds a new one.
+    main contains an old key (accepted history); feature adds a new one.
     """
     origin = Repo(tmp_path / "origin")
     origin.write("old.py", f'KEY = "{keys.gateway()}"\n')
@@ -143,6 +143,7 @@ def test_action_pull_request_run(
     )
     outputs = tmp_path / "github_output"
     outputs.touch()
+
     action = _load(ACTION)
     env = {
         "GITHUB_ACTIONS": "true",
@@ -163,9 +164,11 @@ def test_action_pull_request_run(
     assert len(annotations) == 1, done.stdout
     assert annotations[0].startswith("::error file=app/new.py,line=2,col=8,")
     assert new_key not in done.stdout + done.stderr
+
     log = json.loads((work / "keyscan.sarif").read_text(encoding="utf-8"))
     jsonschema.Draft7Validator(load_schema("sarif-schema-2.1.0.json")).validate(log)
     assert [r["properties"]["commit"] for r in log["runs"][0]["results"]] == [head]
+
     fail = action["runs"]["steps"][-1]
     failed = _run_bash(fail["run"], work, {"KEYSCAN_EXIT": "1"})
     assert failed.returncode == 1

@@ -48,7 +48,9 @@ def test_gitlab_vulnerability_required_fields(keys: KeyGen) -> None:
         assert vulnerability["severity"] in ("Critical", "High", "Low")
         assert vulnerability["location"]["commit"]["sha"]
         identifier = vulnerability["identifiers"][0]
-        assert identifier["type"] and identifier["name"] and identifier["value"]
+        assert identifier["type"]
+        assert identifier["name"]
+        assert identifier["value"]
         assert "raw_source_code_extract" not in vulnerability
 
 

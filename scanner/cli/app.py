@@ -256,7 +256,7 @@ def _baseline_source_options(function: Any) -> Any:
 def baseline() -> None:
     """Accept the current findings, so that later scans report only new ones.
 
-    A baseline file holds content fingerprints only: no secrets, paths, line
+    A baseline file contains content fingerprints only: no secrets, paths, line
     numbers or timestamps. Pass it to any scan with --baseline FILE.
     """
 

@@ -21,7 +21,7 @@ from keyscan.findings import Finding, Summary
 
 
 class BaselineRequest(NamedTuple):
-    """What to scan and where the baseline file is."""
+    """The source to scan and the path of the baseline file."""
 
     paths: tuple[str, ...]
     history: bool

@@ -2,7 +2,7 @@
 
 The range comes from ``keyscan.ci_range``. This module checks that its
 commits are in the clone, fetches them when the clone is shallow or lacks
-them, says on stderr which range it scans and why, and runs the history scan.
+them, prints on stderr which range it scans and why, and runs the history scan.
 A range that cannot be completed falls back to the whole history, with the
 CI setting that would avoid it.
 """

@@ -16,8 +16,8 @@ from keyscan.findings import Finding, Summary
 if TYPE_CHECKING:
     from keyscan.baseline import Baseline
 
-# Receives the findings of a run instead of the reporters; the baseline
-# commands use it to record findings rather than report them.
+# A function that receives the findings of a run in place of the reporters.
+# The baseline commands use it to record findings rather than report them.
 Consumer = Callable[[list[Finding], Summary], ExitCode]
 
 
@@ -60,7 +60,7 @@ class ScanOptions:
         self.fail_on = fail_on
         self.baseline = baseline
         self.consume = consume
-        # (format, file) pairs written besides the main report, in one scan.
+        # (format, file) pairs written beside the main report, from the same scan.
         self.extra_reports = extra_reports
 
 

@@ -5,7 +5,7 @@ The document follows GitLab's secret-detection report schema, version 15.2.4
 ``dist/secret-detection-report-format.json``). A CI job publishes it with
 ``artifacts: reports: secret_detection:`` and GitLab shows the findings in the
 merge request and the vulnerability report. ``raw_source_code_extract`` is
-left out on purpose, because that field holds unredacted source.
+left out on purpose, because that field contains unredacted source.
 """
 
 from __future__ import annotations

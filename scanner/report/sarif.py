@@ -120,6 +120,8 @@ def _descriptor(rule_id: str, description: str, issuer: str | None) -> dict[str,
         "fullDescription": {"text": full},
         "help": {"text": _HELP, "markdown": _HELP},
         "defaultConfiguration": {"level": "error"},
+        # GitHub code scanning reads this score (0.0 to 10.0) to give each
+        # alert a security severity of low, medium, high or critical.
         "properties": {"tags": tags, "security-severity": "8.0"},
     }
 
@@ -157,9 +159,9 @@ def message_text(finding: Finding) -> str:
 def _location(finding: Finding) -> dict[str, Any]:
     if finding.path is None:
         # NOTE: a commit or tag message has no file, so its location is
-        # logical only. SARIF allows this, but GitHub code scanning rejects an
-        # upload that holds a result without a physical location
-        # (github/codeql-action issue 1738).
+        # logical only. SARIF allows this, but GitHub code scanning rejects a
+        # whole upload when one result lacks a physical location, with the
+        # error "locationFromSarifResult: expected at least one location".
         target = finding.ref or finding.commit or "unknown"
         return {
             "logicalLocations": [
