@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -223,3 +224,30 @@ def test_baseline_update_without_file_exits_2(repo: Repo, run_keyscan: Any) -> N
     result = run_keyscan(["baseline", "update"], repo.path)
     assert result.code == 2, result
     assert "baseline file not found" in result.stderr
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("keyscan.cli.history") is None,
+    reason="needs the history scan (keyscan.cli.history)",
+)
+def test_baseline_history_accepts_old_commits(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    repo.write("old.py", f'KEY = "{keys.gateway()}"\n')
+    repo.add()
+    repo.commit("Add a key")
+    (repo.path / "old.py").unlink()
+    repo.add()
+    repo.commit("Remove the key")
+    created = run_keyscan(["baseline", "create", "--history"], repo.path)
+    assert created.code == 0, created
+    assert len(_entries(repo.path / ".keyscan-baseline.json")) == 1
+    accepted = run_keyscan(["ci", "--baseline", ".keyscan-baseline.json"], repo.path)
+    assert accepted.code == 0, accepted
+    assert "1 finding suppressed by baseline" in accepted.stderr
+    repo.write("new.py", f'KEY = "{keys.gateway()}"\n')
+    repo.add()
+    repo.commit("Add another key")
+    result = run_keyscan(["ci", "--baseline", ".keyscan-baseline.json"], repo.path)
+    assert result.code == 1, result
+    assert "new.py" in result.stdout

@@ -103,5 +103,5 @@ def _scan_history(paths: Sequence[str], options: ScanOptions) -> ExitCode:
     from keyscan.cli.history import run_history  # type: ignore[import-not-found]
 
     repo = paths[0] if paths else os.getcwd()
-    code: ExitCode = run_history(repo, None, options)
+    code: ExitCode = run_history(repo, (), None, None, False, options)
     return code

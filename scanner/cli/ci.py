@@ -54,7 +54,8 @@ def scan_range(repo: str, rev_range: str | None, options: ScanOptions) -> ExitCo
     """Run the history scan on ``rev_range`` (None: the whole history)."""
     from keyscan.cli.history import run_history  # type: ignore[import-not-found]
 
-    code: ExitCode = run_history(repo, rev_range, options)
+    revs = (rev_range,) if rev_range else ()
+    code: ExitCode = run_history(repo, revs, None, None, False, options)
     return code
 
 
