@@ -1,4 +1,4 @@
-"""Which commits a CI run should scan, read from the CI environment.
+"""The commit range a CI run should scan, read from the CI environment.
 
 ``resolve_range`` reads only the environment and the event file GitHub
 Actions writes. It runs no git command, so every CI case can be tested with
@@ -32,8 +32,9 @@ _PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
 class RangeChoice(NamedTuple):
     """The commits to scan and why.
 
-    ``base`` None means the whole history up to ``head``. ``head`` None means
-    HEAD of the clone. ``reason`` is one sentence for the user.
+    ``base`` None means the whole history: every ref, as ``keyscan history``
+    scans by default. ``head`` None means HEAD of the clone. ``reason`` is one
+    sentence for the user.
     """
 
     base: str | None

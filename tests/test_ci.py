@@ -418,3 +418,19 @@ def test_ci_unreachable_base_falls_back(
     assert scanned == [None]
     assert f"commit {unknown} is not in this clone" in result.stderr
     assert "scanning the whole history instead" in result.stderr
+
+
+def test_ci_shallow_new_branch_fetches_default(
+    tmp_path: Path,
+    history: History,
+    scanned: list[str | None],
+    run_keyscan: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    work = _clone(history, tmp_path / "work", "--depth", "1", "--branch", "feature")
+    _set_env(monkeypatch, _push_env(tmp_path, NULL_SHA, history.head))
+    result = run_keyscan(["ci"], work)
+    assert result.code == 0, result
+    assert scanned == [f"origin/main..{history.head}"]
+    assert "+refs/heads/main:refs/remotes/origin/main" in result.stderr
+    assert "(2 commits)" in result.stderr

@@ -171,7 +171,7 @@ def _require_commits(repo: str, choice: RangeChoice) -> None:
 
 
 def announce(repo: str, choice: RangeChoice) -> None:
-    """Print the range that will be scanned, how many commits it holds, and why."""
+    """Print the range that will be scanned, how many commits it contains, and why."""
     rev_range = choice.rev_range
     if rev_range is None:
         where = "the whole history"
