@@ -13,15 +13,11 @@ from keyscan.findings import Finding, Summary, Verification, fingerprint, redact
 from tests.keygen import KeyGen
 
 # The schemas are published documents kept outside the repository: in the
-# folder named by KEYSCAN_SCHEMA_DIR, or in a shared/schemas folder beside the
-# clone.
+# folders KEYSCAN_SCHEMA_DIR lists (separated like PATH), or in a
+# shared/schemas folder beside the clone.
 SCHEMA_DIRS = [
-    Path(folder)
-    for folder in (
-        os.environ.get("KEYSCAN_SCHEMA_DIR"),
-        Path(__file__).resolve().parents[1].parent / "shared" / "schemas",
-    )
-    if folder
+    *(Path(f) for f in os.environ.get("KEYSCAN_SCHEMA_DIR", "").split(os.pathsep) if f),
+    Path(__file__).resolve().parents[1].parent / "shared" / "schemas",
 ]
 
 
