@@ -16,6 +16,7 @@ from keyscan.baseline import (
     filter_findings,
     load_baseline,
 )
+from keyscan.cli.entry import parse_fast_staged
 from keyscan.errors import BaselineError
 from tests.conftest import Repo
 from tests.keygen import KeyGen
@@ -251,3 +252,16 @@ def test_baseline_history_accepts_old_commits(
     result = run_keyscan(["ci", "--baseline", ".keyscan-baseline.json"], repo.path)
     assert result.code == 1, result
     assert "new.py" in result.stdout
+
+
+def test_baseline_staged_hook_fast_path(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    parsed = parse_fast_staged(["staged", "--baseline", "b.json", "app.py"])
+    assert parsed == (["app.py"], {"baseline": "b.json"})
+    repo.write("app.py", f'KEY = "{keys.gateway()}"\n')
+    repo.add()
+    run_keyscan(["baseline", "create", "-o", "b.json"], repo.path)
+    result = run_keyscan(["staged", "--baseline", "b.json"], repo.path)
+    assert result.code == 0, result
+    assert "suppressed by baseline b.json" in result.stderr
