@@ -272,8 +272,11 @@ def baseline() -> None:
     help="Baseline file to write.",
 )
 def baseline_create(output: str, **params: Any) -> None:
-    """Scan PATHS (default: the current folder) and write their findings'
-    fingerprints to a new baseline file."""
+    """Record the current findings in a new baseline file.
+
+    PATHS are scanned as 'keyscan scan' does (default: the current folder),
+    or the git history with --history.
+    """
     from keyscan.cli.baseline import create_baseline
 
     raise SystemExit(create_baseline(_baseline_request(output, params)))
@@ -293,7 +296,7 @@ def baseline_create(output: str, **params: Any) -> None:
     "--prune", is_flag=True, help="Remove entries whose secret is no longer found."
 )
 def baseline_update(file: str, prune: bool, **params: Any) -> None:
-    """Scan again, add new findings to the baseline and list stale entries.
+    """Add new findings to a baseline file and list its stale entries.
 
     Scan the same source as 'baseline create' did (the same PATHS, --history
     or not), or entries the narrower scan does not see are listed as stale.
