@@ -434,3 +434,10 @@ def test_ci_shallow_new_branch_fetches_default(
     assert scanned == [f"origin/main..{history.head}"]
     assert "+refs/heads/main:refs/remotes/origin/main" in result.stderr
     assert "(2 commits)" in result.stderr
+
+
+def test_ci_shares_scan_options(run_keyscan: Any, tmp_path: Path) -> None:
+    result = run_keyscan(["ci", "--help"], tmp_path)
+    assert result.code == 0, result
+    for option in ("--fail-on", "--baseline", "--format", "--output", "--sarif"):
+        assert option in result.stdout
