@@ -5,11 +5,12 @@ Actions writes. It runs no git command, so every CI case can be tested with
 a plain dictionary. ``keyscan.cli.ci`` then checks that the commits exist in
 the clone, deepens a shallow clone when it can, and runs the history scan.
 
-Variables read (GitHub Actions and GitLab CI/CD documentation):
+Variables read:
 
 - GitHub: ``GITHUB_ACTIONS``, ``GITHUB_EVENT_NAME``, ``GITHUB_EVENT_PATH``
   (``pull_request.base.sha`` and ``head.sha``; ``before`` and ``after`` of a
-  push, where ``before`` is all zeros for a new branch), ``GITHUB_BASE_REF``.
+  push, where ``before`` is all zeros for a new branch; ``merge_group.base_sha``
+  and ``head_sha`` of a merge queue run), ``GITHUB_BASE_REF``.
 - GitLab: ``GITLAB_CI``, ``CI_PIPELINE_SOURCE``,
   ``CI_MERGE_REQUEST_DIFF_BASE_SHA``, ``CI_MERGE_REQUEST_SOURCE_BRANCH_SHA``,
   ``CI_MERGE_REQUEST_TARGET_BRANCH_NAME``, ``CI_COMMIT_SHA``,
@@ -85,6 +86,8 @@ def _github(env: Mapping[str, str]) -> RangeChoice:
         return _github_pull_request(env, event)
     if event_name == "push":
         return _github_push(event)
+    if event_name == "merge_group":
+        return _github_merge_group(event)
     return RangeChoice(
         None,
         None,
@@ -135,6 +138,14 @@ def _github_push(event: dict[str, Any]) -> RangeChoice:
             f"GitHub push of a new branch: commits not on {default}",
         )
     return RangeChoice(None, after, "GitHub push of a new branch with no base")
+
+
+def _github_merge_group(event: dict[str, Any]) -> RangeChoice:
+    group = event.get("merge_group") or {}
+    base, head = group.get("base_sha"), group.get("head_sha")
+    if is_null_sha(base) or is_null_sha(head):
+        return RangeChoice(None, None, "GitHub merge queue event names no commits")
+    return RangeChoice(base, head, "GitHub merge queue: the queued commits")
 
 
 def _gitlab(env: Mapping[str, str]) -> RangeChoice:

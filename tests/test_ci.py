@@ -182,6 +182,18 @@ def test_resolve_range_push_to_default_branch(tmp_path: Path) -> None:
     assert resolve_range(env).rev_range is None
 
 
+def test_resolve_range_github_merge_queue(tmp_path: Path) -> None:
+    event = {"merge_group": {"base_sha": "a" * 40, "head_sha": "b" * 40}}
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": "merge_group",
+        "GITHUB_EVENT_PATH": _github_event(tmp_path, event),
+    }
+    choice = resolve_range(env)
+    assert choice.rev_range == f"{'a' * 40}..{'b' * 40}"
+    assert "merge queue" in choice.reason
+
+
 def test_resolve_range_github_schedule_is_full() -> None:
     env = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "schedule"}
     choice = resolve_range(env)
