@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -227,10 +226,6 @@ def test_baseline_update_without_file_exits_2(repo: Repo, run_keyscan: Any) -> N
     assert "baseline file not found" in result.stderr
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("keyscan.cli.history") is None,
-    reason="needs the history scan (keyscan.cli.history)",
-)
 def test_baseline_history_accepts_old_commits(
     repo: Repo, keys: KeyGen, run_keyscan: Any
 ) -> None:

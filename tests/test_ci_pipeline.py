@@ -9,7 +9,6 @@ on PATH.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -31,10 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action.yml"
 TEMPLATE = ROOT / "ci" / "gitlab" / "keyscan.gitlab-ci.yml"
 WORKFLOW = ROOT / ".github" / "workflows" / "keyscan.yml"
-needs_history = pytest.mark.skipif(
-    importlib.util.find_spec("keyscan.cli.history") is None,
-    reason="keyscan ci needs the history scan (keyscan.cli.history)",
-)
 needs_bash = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
@@ -122,7 +117,6 @@ def test_workflow_uses_local_action_with_full_history() -> None:
     assert steps[1]["uses"] == "./"
 
 
-@needs_history
 @needs_bash
 def test_action_pull_request_run(
     tmp_path: Path, pull_request: tuple[Path, str, str, str]
@@ -174,7 +168,6 @@ def test_action_pull_request_run(
     assert failed.returncode == 1
 
 
-@needs_history
 @needs_bash
 def test_action_clean_push_run(
     tmp_path: Path, pull_request: tuple[Path, str, str, str]
@@ -197,7 +190,6 @@ def test_action_clean_push_run(
     assert not (work / "keyscan.sarif").exists()
 
 
-@needs_history
 @needs_bash
 def test_gitlab_template_merge_request_run(
     pull_request: tuple[Path, str, str, str],

@@ -100,8 +100,7 @@ def _scan(request: BaselineRequest, consume: Consumer) -> ExitCode:
 def _scan_history(paths: Sequence[str], options: ScanOptions) -> ExitCode:
     import os
 
-    from keyscan.cli.history import run_history  # type: ignore[import-not-found]
+    from keyscan.cli.history import run_history
 
     repo = paths[0] if paths else os.getcwd()
-    code: ExitCode = run_history(repo, (), None, None, False, options)
-    return code
+    return run_history(repo, (), None, None, False, options)

@@ -52,11 +52,10 @@ def run_ci(
 
 def scan_range(repo: str, rev_range: str | None, options: ScanOptions) -> ExitCode:
     """Run the history scan on ``rev_range`` (None: the whole history)."""
-    from keyscan.cli.history import run_history  # type: ignore[import-not-found]
+    from keyscan.cli.history import run_history
 
     revs = (rev_range,) if rev_range else ()
-    code: ExitCode = run_history(repo, revs, None, None, False, options)
-    return code
+    return run_history(repo, revs, None, None, False, options)
 
 
 def complete_range(repo: str, choice: RangeChoice, *, deepen: bool) -> RangeChoice:
