@@ -7,10 +7,11 @@ the clone, deepens a shallow clone when it can, and runs the history scan.
 
 Variables read:
 
-- GitHub: ``GITHUB_ACTIONS``, ``GITHUB_EVENT_NAME``, ``GITHUB_EVENT_PATH``
-  (``pull_request.base.sha`` and ``head.sha``; ``before`` and ``after`` of a
-  push, where ``before`` is all zeros for a new branch; ``merge_group.base_sha``
-  and ``head_sha`` of a merge queue run), ``GITHUB_BASE_REF``.
+- GitHub: ``GITHUB_ACTIONS``, ``GITHUB_EVENT_NAME``, ``GITHUB_BASE_REF`` and
+  the event file at ``GITHUB_EVENT_PATH``. Its fields are
+  ``pull_request.base.sha`` and ``head.sha`` for a pull request, ``before``
+  and ``after`` for a push (``before`` is all zeros for a new branch), and
+  ``merge_group.base_sha`` and ``head_sha`` for a merge queue run.
 - GitLab: ``GITLAB_CI``, ``CI_PIPELINE_SOURCE``,
   ``CI_MERGE_REQUEST_DIFF_BASE_SHA``, ``CI_MERGE_REQUEST_SOURCE_BRANCH_SHA``,
   ``CI_MERGE_REQUEST_TARGET_BRANCH_NAME``, ``CI_COMMIT_SHA``,
