@@ -178,3 +178,143 @@ def revoke(
         format=format_,
     )
     raise SystemExit(code)
+
+
+@cli.command()
+@click.option(
+    "--rev",
+    metavar="RANGE",
+    help="Scan these commits instead of reading the CI environment: A..B, or A "
+    "for A..HEAD.",
+)
+@click.option(
+    "--deepen/--no-deepen",
+    default=True,
+    show_default=True,
+    help="Fetch missing commits from the remote when the clone is shallow or "
+    "lacks the range's base.",
+)
+@click.option(
+    "--sarif",
+    "sarif_file",
+    type=click.Path(dir_okay=False),
+    help="Also write a SARIF report to this file, from the same scan.",
+)
+@click.option(
+    "--gitlab",
+    "gitlab_file",
+    type=click.Path(dir_okay=False),
+    help="Also write a GitLab secret-detection report to this file.",
+)
+@scan_options
+def ci(
+    rev: str | None,
+    deepen: bool,
+    sarif_file: str | None,
+    gitlab_file: str | None,
+    **params: Any,
+) -> None:
+    """Scan the commits of the change under review in CI.
+
+    The range comes from GitHub Actions (pull request and push events),
+    GitLab CI/CD (merge request and branch pipelines) or --rev. When none of
+    them names a base commit, the whole history is scanned. The range used and
+    the reason are printed on stderr.
+    """
+    from keyscan.cli.ci import run_ci
+
+    options = make_options(params)
+    extra = [("sarif", sarif_file), ("gitlab", gitlab_file)]
+    options.extra_reports = tuple((kind, path) for kind, path in extra if path)
+    raise SystemExit(run_ci(rev, options, deepen=deepen))
+
+
+def _baseline_source_options(function: Any) -> Any:
+    decorators = [
+        click.argument("paths", nargs=-1, type=click.Path()),
+        click.option(
+            "--history",
+            is_flag=True,
+            help="Record the findings of the git history (as 'keyscan history' "
+            "finds them) instead of the files on disk.",
+        ),
+        click.option(
+            "--config", type=click.Path(dir_okay=False), help="Config file to use."
+        ),
+        click.option(
+            "--max-file-size",
+            metavar="SIZE",
+            help="Skip files larger than SIZE: bytes, or a number with KiB or MiB.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+@cli.group()
+def baseline() -> None:
+    """Accept the current findings, so that later scans report only new ones.
+
+    A baseline file contains content fingerprints only: no secrets, paths, line
+    numbers or timestamps. Pass it to any scan with --baseline FILE.
+    """
+
+
+@baseline.command("create")
+@_baseline_source_options
+@click.option(
+    "--output",
+    "-o",
+    default=".keyscan-baseline.json",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Baseline file to write.",
+)
+def baseline_create(output: str, **params: Any) -> None:
+    """Record the current findings in a new baseline file.
+
+    PATHS are scanned as 'keyscan scan' does (default: the current folder),
+    or the git history with --history.
+    """
+    from keyscan.cli.baseline import create_baseline
+
+    raise SystemExit(create_baseline(_baseline_request(output, params)))
+
+
+@baseline.command("update")
+@_baseline_source_options
+@click.option(
+    "--baseline",
+    "file",
+    default=".keyscan-baseline.json",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Baseline file to update.",
+)
+@click.option(
+    "--prune", is_flag=True, help="Remove entries whose secret is no longer found."
+)
+def baseline_update(file: str, prune: bool, **params: Any) -> None:
+    """Add new findings to a baseline file and list its stale entries.
+
+    Scan the same source as 'baseline create' did (the same PATHS, --history
+    or not), or entries the narrower scan does not see are listed as stale.
+    """
+    from keyscan.cli.baseline import update_baseline
+
+    raise SystemExit(update_baseline(_baseline_request(file, params), prune=prune))
+
+
+def _baseline_request(path: str, params: dict[str, Any]) -> Any:
+    from keyscan.cli.baseline import BaselineRequest
+    from keyscan.config import parse_size
+
+    size = params["max_file_size"]
+    return BaselineRequest(
+        paths=params["paths"],
+        history=params["history"],
+        path=path,
+        config=params["config"],
+        max_file_size=None if size is None else parse_size(size),
+    )

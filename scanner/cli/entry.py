@@ -18,6 +18,7 @@ from keyscan.errors import ExitCode, KeyscanError
 _VALUE_OPTIONS = {"--format": "format", "--config": "config", "--output": "output"}
 _VALUE_OPTIONS["--max-file-size"] = "max_file_size"
 _VALUE_OPTIONS["-o"] = "output"
+_VALUE_OPTIONS["--baseline"] = "baseline"
 _FLAGS = {
     "--quiet": ("quiet", True),
     "-q": ("quiet", True),

@@ -96,6 +96,12 @@ def scan_options(function: F) -> F:
             help="Exit 1 on any finding, or only when a live or restricted key "
             "is found (live implies --verify).",
         ),
+        click.option(
+            "--baseline",
+            type=click.Path(dir_okay=False),
+            help="Report only findings whose fingerprint is not in this baseline "
+            "file (see 'keyscan baseline create').",
+        ),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -118,4 +124,5 @@ def make_options(params: dict[str, Any]) -> ScanOptions:
         delete=params.pop("delete"),
         audit_log=params.pop("audit_log"),
         fail_on=params.pop("fail_on"),
+        baseline=params.pop("baseline"),
     )

@@ -6,12 +6,19 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from keyscan.config import Config, load_config
 from keyscan.engine import AllowList, Engine
 from keyscan.errors import ExitCode
 from keyscan.findings import Finding, Summary
+
+if TYPE_CHECKING:
+    from keyscan.baseline import Baseline
+
+# A function that receives the findings of a run in place of the reporters.
+# The baseline commands use it to record findings rather than report them.
+Consumer = Callable[[list[Finding], Summary], ExitCode]
 
 
 class ScanOptions:
@@ -33,6 +40,9 @@ class ScanOptions:
         delete: bool = False,
         audit_log: str | None = None,
         fail_on: str = "any",
+        baseline: str | None = None,
+        consume: Consumer | None = None,
+        extra_reports: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.format = format
         self.output = output
@@ -48,6 +58,10 @@ class ScanOptions:
         self.delete = delete
         self.audit_log = audit_log
         self.fail_on = fail_on
+        self.baseline = baseline
+        self.consume = consume
+        # (format, file) pairs written beside the main report, from the same scan.
+        self.extra_reports = extra_reports
 
 
 class ScanContext(NamedTuple):
@@ -78,29 +92,42 @@ def build_engine(config: Config) -> Engine:
 def execute(
     command: str, options: ScanOptions, config_root: str, produce: Producer
 ) -> ExitCode:
-    """Run one scan command end to end and return its exit code."""
+    """Run one scan command end to end and return its exit code.
+
+    A ``--baseline`` file is read before the scan, so a missing or malformed
+    one stops the command before any work is done.
+    """
     started = time.monotonic()
+    baseline = _load_baseline(options.baseline)
     config = load_config(config_root, options.config)
     if options.revoke:
         from keyscan.revoke import load_credentials
 
         load_credentials()  # fail before scanning, not after
     summary = Summary()
+    engine = build_engine(config)
     context = ScanContext(
         config=config,
-        engine=build_engine(config),
+        engine=engine,
         summary=summary,
         max_file_size=options.max_file_size or config.max_file_size,
     )
     findings = produce(context)
+    if options.consume is not None:
+        summary.duration_s = time.monotonic() - started
+        return options.consume(findings, summary)
+    if baseline is not None:
+        findings = apply_baseline(findings, baseline, summary)
     if options.verify:
         from keyscan.cli.verify import verify_scan_findings
 
         findings = verify_scan_findings(findings, context, options)
     summary.findings = len(findings)
     summary.duration_s = time.monotonic() - started
-    write_report(command, options, findings, summary)
-    return exit_code(findings, options.fail_on)
+    code = exit_code(findings, options.fail_on)
+    extra = {"rules": engine.ruleset.rules, "exit_code": int(code)}
+    write_report(command, options, findings, summary, **extra)
+    return code
 
 
 def exit_code(findings: list[Finding], fail_on: str) -> ExitCode:
@@ -116,10 +143,40 @@ def exit_code(findings: list[Finding], fail_on: str) -> ExitCode:
     return ExitCode.FINDINGS if findings else ExitCode.CLEAN
 
 
+def _load_baseline(path: str | None) -> Baseline | None:
+    if path is None:
+        return None
+    from keyscan.baseline import load_baseline
+
+    return load_baseline(path)
+
+
+def apply_baseline(
+    findings: list[Finding], baseline: Baseline, summary: Summary
+) -> list[Finding]:
+    """Drop the findings in ``baseline`` and record how many it suppressed."""
+    from keyscan.baseline import filter_findings
+
+    kept, suppressed = filter_findings(findings, baseline)
+    summary.extra["baseline_suppressed"] = suppressed
+    summary.notes.append(
+        f"{suppressed} finding{'s' if suppressed != 1 else ''} suppressed by "
+        f"baseline {baseline.path}"
+    )
+    return kept
+
+
 def write_report(
-    command: str, options: ScanOptions, findings: list[Finding], summary: Summary
+    command: str,
+    options: ScanOptions,
+    findings: list[Finding],
+    summary: Summary,
+    **context: Any,
 ) -> None:
-    """Write the report to stdout or ``--output`` and the summary to stderr."""
+    """Write the report to stdout or ``--output`` and the summary to stderr.
+
+    ``context`` is passed on to the reporter (see ``keyscan.report.render``).
+    """
     from keyscan.report import render
     from keyscan.report.text import summary_line
 
@@ -132,17 +189,45 @@ def write_report(
         show_secrets=options.show_secrets,
         color=color and output is None,
         command=command,
+        **_format_context(options.format, context),
     )
     if output is not None:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(report)
+        _write_file(output, report)
         if options.format != "text":
             _write_text_findings(command, options, findings, summary)
     elif report:
         sys.stdout.write(report)
         sys.stdout.flush()
+    for format, path in options.extra_reports:
+        extra = render(format, findings, summary, **_format_context(format, context))
+        _write_file(path, extra)
     if not options.quiet or findings:
         print(summary_line(summary, color=use_color(sys.stderr)), file=sys.stderr)
+
+
+def _write_file(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _format_context(format: str, context: dict[str, Any]) -> dict[str, Any]:
+    # Only the GitLab report needs the checked-out commit, so only it pays for
+    # the git call.
+    if format == "gitlab" and "head_commit" not in context:
+        return {**context, "head_commit": head_commit(os.getcwd())}
+    return context
+
+
+def head_commit(cwd: str) -> str | None:
+    """Return the commit id of HEAD in ``cwd``, or None outside a repository."""
+    from keyscan.errors import GitError
+    from keyscan.git import run_git
+
+    try:
+        out = run_git(["rev-parse", "--verify", "--quiet", "HEAD"], cwd)
+    except GitError:
+        return None
+    return out.decode("ascii", "replace").strip() or None
 
 
 def _write_text_findings(

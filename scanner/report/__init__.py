@@ -12,6 +12,9 @@ from keyscan.findings import Finding, Summary
 FORMATS = {
     "text": "keyscan.report.text",
     "json": "keyscan.report.json",
+    "sarif": "keyscan.report.sarif",
+    "gitlab": "keyscan.report.gitlab",
+    "github": "keyscan.report.github",
 }
 
 
@@ -21,7 +24,8 @@ def render(
     """Return the report of ``findings`` in format ``name``.
 
     ``context`` carries what a format may use: ``show_secrets`` (include raw
-    secrets, only when the user asked), ``color``, ``command``.
+    secrets, only when the user asked), ``color``, ``command``, ``rules`` (the
+    rules in effect), ``exit_code`` and ``head_commit`` (the checked-out commit).
     """
     module = importlib.import_module(FORMATS[name])
     result: str = module.render(findings, summary, **context)

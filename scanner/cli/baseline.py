@@ -1,0 +1,106 @@
+"""``keyscan baseline create`` and ``keyscan baseline update``.
+
+Both commands scan the same source as ``keyscan scan`` (files and folders on
+disk, the current folder by default) or, with ``--history``, the whole git
+history as ``keyscan history`` does, and record the findings' fingerprints
+instead of reporting them. Scan the same source with ``--baseline`` later, or
+``update`` reports every entry the narrower scan did not see as stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import click
+
+from keyscan.baseline import compare, entries_of, load_baseline, write_baseline
+from keyscan.cli.run import Consumer, ScanOptions
+from keyscan.errors import ExitCode
+from keyscan.findings import Finding, Summary
+
+
+class BaselineRequest(NamedTuple):
+    """The source to scan and the path of the baseline file."""
+
+    paths: tuple[str, ...]
+    history: bool
+    path: str
+    config: str | None
+    max_file_size: int | None
+
+
+def create_baseline(request: BaselineRequest) -> ExitCode:
+    """Scan, then write every finding's fingerprint to the baseline file."""
+
+    def record(findings: list[Finding], summary: Summary) -> ExitCode:
+        entries = entries_of(findings)
+        write_baseline(request.path, entries)
+        click.echo(
+            f"keyscan: wrote {len(entries)} fingerprints of {len(findings)} "
+            f"findings to {request.path}",
+            err=True,
+        )
+        return ExitCode.CLEAN
+
+    return _scan(request, record)
+
+
+def update_baseline(request: BaselineRequest, *, prune: bool) -> ExitCode:
+    """Scan, add new fingerprints to the baseline file and list the stale ones.
+
+    Stale entries (accepted secrets no longer found) stay in the file unless
+    ``prune`` is set, because a narrower scan than the one that created the
+    baseline also misses them.
+    """
+    baseline = load_baseline(request.path)
+
+    def merge(findings: list[Finding], summary: Summary) -> ExitCode:
+        diff = compare(baseline, findings)
+        entries = {**diff.kept, **diff.new}
+        if not prune:
+            entries.update(diff.stale)
+        write_baseline(request.path, entries)
+        _print_update(request.path, diff.new, diff.stale, prune)
+        return ExitCode.CLEAN
+
+    return _scan(request, merge)
+
+
+def _print_update(
+    path: str, new: Mapping[str, str], stale: Mapping[str, str], prune: bool
+) -> None:
+    click.echo(f"keyscan: added {len(new)} new fingerprints to {path}", err=True)
+    if not stale:
+        return
+    verb = "removed" if prune else "kept"
+    click.echo(
+        f"keyscan: {len(stale)} stale entries (no longer found), {verb}:", err=True
+    )
+    for fingerprint in sorted(stale):
+        click.echo(f"  {fingerprint}  {stale[fingerprint]}", err=True)
+    if not prune:
+        click.echo("keyscan: hint: run again with --prune to remove them", err=True)
+
+
+def _scan(request: BaselineRequest, consume: Consumer) -> ExitCode:
+    options = ScanOptions(
+        config=request.config,
+        max_file_size=request.max_file_size,
+        consume=consume,
+        quiet=True,
+    )
+    if request.history:
+        return _scan_history(request.paths, options)
+    from keyscan.cli.scan import run_scan
+
+    return run_scan(request.paths, options)
+
+
+def _scan_history(paths: Sequence[str], options: ScanOptions) -> ExitCode:
+    import os
+
+    from keyscan.cli.history import run_history
+
+    repo = paths[0] if paths else os.getcwd()
+    return run_history(repo, (), None, None, False, options)
