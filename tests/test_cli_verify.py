@@ -141,7 +141,7 @@ def test_cli_scan_revoke_delete_audit_log(
     run_keyscan([*args[:-1], "--yes", "--delete", "."], repo.path)
     assert state.tokens[1].deleted
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [line["action"] for line in lines][0] == "dry-run"
+    assert lines[0]["action"] == "dry-run"
     assert lines[-1]["outcome"] == "deleted"
     assert key not in log.read_text()
 
