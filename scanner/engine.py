@@ -6,6 +6,7 @@ prints, and never touches git, the terminal or the network.
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -32,6 +33,9 @@ _SNIPPET_CONTEXT = 40
 # whole text instead of once per window: building thousands of windows for a
 # common keyword costs more than one pass of the regex.
 _MAX_WINDOWS = 64
+# After a rule times out, each rule still to run gets this many seconds, so a
+# slow generic rule cannot stop the exact key formats from running.
+_GRACE_S = 1.0
 # Path checks are cached per path; the cache is emptied at this size so a
 # long history scan keeps its memory bounded.
 _PATH_CACHE_SIZE = 20000
@@ -206,7 +210,9 @@ class Engine:
         binary = encoding == "binary"
         deadline = time.monotonic() + self._unit_timeout_s
         candidates: list[_Candidate] = []
-        skipped: str | None = None
+        timed_out: list[str] = []
+        # Exact key formats (high priority) run first, generic rules last.
+        rule_indexes.sort(key=lambda i: (-self._rules[i].priority, i))
         for index in rule_indexes:
             rule = self._rules[index]
             if binary and rule.priority < _BINARY_MIN_PRIORITY:
@@ -214,14 +220,20 @@ class Engine:
             compiled = self._compiled_rule(index)
             if not self._path_applies(compiled, path):
                 continue
+            if timed_out:
+                deadline = max(deadline, time.monotonic() + _GRACE_S)
             try:
                 offsets = _keyword_offsets(rule, found, lowered)
+                # extend keeps the candidates yielded before a timeout.
                 candidates.extend(self._run_rule(compiled, text, offsets, deadline))
             except TimeoutError:
-                skipped = (
-                    f"regex timeout after {self._unit_timeout_s:g} s in rule {rule.id}"
-                )
-                break
+                timed_out.append(rule.id)
+        skipped = None
+        if timed_out:
+            skipped = (
+                f"regex timeout after {self._unit_timeout_s:g} s in rules "
+                f"{', '.join(timed_out)}; the findings of other rules are kept"
+            )
         kept = _resolve_overlaps(candidates)
         kept = [c for c in kept if not self._allowed(c, text)]
         matches = _to_matches(kept, text)
@@ -392,11 +404,18 @@ def _resolve_overlaps(candidates: list[_Candidate]) -> list[_Candidate]:
     ordered = sorted(
         candidates, key=lambda c: (-c.rule.priority, -(c.end - c.start), c.start)
     )
+    # Kept spans never overlap, so sorted by start they are sorted by end too,
+    # and a new span need only be checked against its two neighbours.
+    starts: list[int] = []
     kept: list[_Candidate] = []
     for candidate in ordered:
-        if all(candidate.end <= k.start or candidate.start >= k.end for k in kept):
-            kept.append(candidate)
-    kept.sort(key=lambda c: c.start)
+        position = bisect.bisect_left(starts, candidate.start)
+        if position > 0 and kept[position - 1].end > candidate.start:
+            continue
+        if position < len(kept) and kept[position].start < candidate.end:
+            continue
+        starts.insert(position, candidate.start)
+        kept.insert(position, candidate)
     return kept
 
 
@@ -434,6 +453,8 @@ def _to_matches(kept: list[_Candidate], text: str) -> list[Match]:
         return []
     issuer_context = _issuer_from_context(textmod.lower_ascii_text(text))
     hosts: tuple[str, ...] | None = None
+    ends = [candidate.end for candidate in kept]
+    counter = textmod.LineCounter(text)
     matches = []
     for candidate in kept:
         rule = candidate.rule
@@ -445,7 +466,7 @@ def _to_matches(kept: list[_Candidate], text: str) -> list[Match]:
                 issuer_source = "default"
         if rule.verifier and hosts is None:
             hosts = _hosts_in(text)
-        line, column = textmod.line_column(text, candidate.start)
+        line, column = counter.locate(candidate.start)
         matches.append(
             Match(
                 rule=rule,
@@ -453,7 +474,7 @@ def _to_matches(kept: list[_Candidate], text: str) -> list[Match]:
                 offset=candidate.start,
                 line=line,
                 column=column,
-                snippet=_snippet(text, candidate, kept),
+                snippet=_snippet(text, candidate, kept, ends),
                 issuer=issuer,
                 issuer_source=issuer_source,
                 context_hosts=hosts if rule.verifier and hosts else (),
@@ -485,7 +506,9 @@ def _hosts_in(text: str) -> tuple[str, ...]:
     return tuple(hosts)
 
 
-def _snippet(text: str, candidate: _Candidate, kept: list[_Candidate]) -> str:
+def _snippet(
+    text: str, candidate: _Candidate, kept: list[_Candidate], ends: list[int]
+) -> str:
     """Return the secret's line, cut to a short window, with secrets redacted."""
     line_start, line_end = textmod.line_bounds(text, candidate.start)
     start = max(line_start, candidate.start - _SNIPPET_CONTEXT)
@@ -494,9 +517,10 @@ def _snippet(text: str, candidate: _Candidate, kept: list[_Candidate]) -> str:
         end = line_end
     pieces = []
     cursor = start
-    for other in kept:
-        if other.end <= start or other.start >= end:
-            continue
+    for index in range(bisect.bisect_right(ends, start), len(kept)):
+        other = kept[index]
+        if other.start >= end:
+            break
         pieces.append(text[cursor : max(cursor, other.start)])
         pieces.append(redact(other.secret) if other.start >= start else "...")
         cursor = max(cursor, other.end)

@@ -139,12 +139,39 @@ def line_column(text: str, offset: int) -> tuple[int, int]:
 
     CRLF, LF and a lone CR each end a line, as in editors and git.
     """
-    newlines = text.count("\n", 0, offset)
-    line_start = text.rfind("\n", 0, offset) + 1
-    if "\r" in text:
-        newlines += text.count("\r", 0, offset) - text.count("\r\n", 0, offset)
-        line_start = max(line_start, text.rfind("\r", 0, offset) + 1)
-    return newlines + 1, offset - line_start + 1
+    return LineCounter(text).locate(offset)
+
+
+class LineCounter:
+    """Line and column numbers for increasing offsets in one text.
+
+    Each call counts line breaks only since the previous offset, so locating
+    every match of a file costs one pass over it, not one pass per match.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._has_cr = "\r" in text
+        self._offset = 0
+        self._breaks = 0
+
+    def locate(self, offset: int) -> tuple[int, int]:
+        """Return the 1-based line and column of ``offset``."""
+        text = self._text
+        start = self._offset if offset >= self._offset else 0
+        if start == 0:
+            self._breaks = 0
+        breaks = text.count("\n", start, offset)
+        line_start = text.rfind("\n", 0, offset) + 1
+        if self._has_cr:
+            # A CRLF that straddles ``start`` was counted once already, as LF.
+            breaks += text.count("\r", start, offset) - text.count("\r\n", start, offset)
+            if 0 < start < offset and text[start - 1] == "\r" and text[start] == "\n":
+                breaks -= 1
+            line_start = max(line_start, text.rfind("\r", 0, offset) + 1)
+        self._breaks += breaks
+        self._offset = offset
+        return self._breaks + 1, offset - line_start + 1
 
 
 def line_bounds(text: str, offset: int) -> tuple[int, int]:

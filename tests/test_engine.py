@@ -244,3 +244,44 @@ def test_key_formats_found_in_docs_and_tests(keys: KeyGen) -> None:
 )
 def test_generic_rules_skip_names_and_samples(line: str) -> None:
     assert ENGINE.scan_text(line + "\n", "src/app.py").matches == []
+
+
+def test_line_counter_matches_full_count() -> None:
+    import random
+
+    rng = random.Random(1)
+    for _ in range(2000):
+        pieces = ["a", "b", "\n", "\r", "\r\n", " "]
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))
+        counter = textmod.LineCounter(text)
+        for offset in sorted(rng.randint(0, len(text)) for _ in range(6)):
+            before = text[:offset]
+            line = before.count("\n") + before.count("\r") - before.count("\r\n") + 1
+            line_start = max(before.rfind("\n"), before.rfind("\r")) + 1
+            assert counter.locate(offset) == (line, offset - line_start + 1)
+
+
+def test_many_findings_in_one_file(keys: KeyGen) -> None:
+    secrets = [keys.gateway() for _ in range(3000)]
+    text = "".join(f"K{i}={key}\n" for i, key in enumerate(secrets))
+    result = ENGINE.scan_text(text, ".env")
+    assert [m.secret for m in result.matches] == secrets
+    assert result.matches[-1].line == 3000
+
+
+def test_timeout_keeps_other_rules(keys: KeyGen) -> None:
+    token = keys.github()
+    slow = parse_rule(
+        {
+            "id": "slow-rule",
+            "description": "x",
+            "regex": r"slow(a|aa)*b",
+            "keywords": ["slow"],
+        },
+        "test",
+    )
+    engine = Engine(RuleSet((slow, *load_default_rules().rules)), unit_timeout_s=0.2)
+    result = engine.scan_text(f"slow{'a' * 40}c\ntok = '{token}'\n", "x.txt")
+    assert [m.secret for m in result.matches] == [token]
+    assert result.skipped_reason is not None
+    assert "slow-rule" in result.skipped_reason
