@@ -107,6 +107,11 @@ def _read(path: str, explicit: bool) -> dict[str, Any]:
         raise ConfigError(
             f"cannot read config file {path}: {error.strerror}"
         ) from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"config file {path} is not valid UTF-8 (byte {error.start})",
+            "TOML files must be UTF-8; save the file as UTF-8",
+        ) from error
     except toml_decode_error() as error:
         raise ConfigError(
             f"invalid TOML in config file {path}: {error}",

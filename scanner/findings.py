@@ -47,6 +47,11 @@ def redact(secret: str) -> str:
     Secrets shorter than 12 characters show nothing but their length class,
     because a few characters of a short password are a large share of it.
     """
+    if secret.startswith("-----BEGIN"):
+        # A PEM block: its first line names the key type and reveals nothing.
+        header, _, rest = secret.partition("\n")
+        body = rest.split("-----END")[0].replace("\n", "").replace("\\n", "")
+        return f"{header.strip()} ...{body.strip()[-4:]} ({len(secret)} characters)"
     prefix = next((p for p in _VISIBLE_PREFIXES if secret.startswith(p)), "")
     body = secret[len(prefix) :]
     if len(body) < 12:

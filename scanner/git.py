@@ -107,7 +107,7 @@ def repo_root(path: str) -> str:
     except GitError as error:
         raise GitError(
             f"not a git repository: {path}",
-            "run keyscan inside a git work tree, or pass one with --repo",
+            "run keyscan inside a git work tree, or name one as an argument",
         ) from error
     return os.fsdecode(out.rstrip(b"\n"))
 

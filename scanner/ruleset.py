@@ -196,10 +196,15 @@ def _load_rules(
         except OSError as error:
             raise RuleError(
                 f"cannot read rule file {path}: {error.strerror}",
-                "check the path in the rules setting of your config",
+                "check the path in the rule_files setting of your config",
             ) from error
         except toml_decode_error() as error:
             raise RuleError(f"invalid TOML in rule file {path}: {error}") from error
+        except UnicodeDecodeError as error:
+            raise RuleError(
+                f"rule file {path} is not valid UTF-8 (byte {error.start})",
+                "TOML files must be UTF-8; save the file as UTF-8",
+            ) from error
         for table in _rule_tables(data, path):
             rule = parse_rule(table, path)
             rules[rule.id] = rule

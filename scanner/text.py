@@ -165,7 +165,9 @@ class LineCounter:
         line_start = text.rfind("\n", 0, offset) + 1
         if self._has_cr:
             # A CRLF that straddles ``start`` was counted once already, as LF.
-            breaks += text.count("\r", start, offset) - text.count("\r\n", start, offset)
+            breaks += text.count("\r", start, offset) - text.count(
+                "\r\n", start, offset
+            )
             if 0 < start < offset and text[start - 1] == "\r" and text[start] == "\n":
                 breaks -= 1
             line_start = max(line_start, text.rfind("\r", 0, offset) + 1)

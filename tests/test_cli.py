@@ -44,7 +44,7 @@ def test_scan_clean_folder_exits_zero(tmp_path: Path, run_keyscan: Any) -> None:
     (tmp_path / "a.py").write_text("x = 1\n")
     result = run_keyscan(["scan", "."], tmp_path)
     assert result.code == ExitCode.CLEAN
-    assert "scanned 1 files" in result.stderr
+    assert "scanned 1 file " in result.stderr
 
 
 def test_scan_finding_exits_one(tmp_path: Path, keys: KeyGen, run_keyscan: Any) -> None:
@@ -246,3 +246,48 @@ def test_ci_runs_readme_test_command() -> None:
     ci_script = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert len(commands) == 2
     assert commands[1] in ci_script.splitlines()
+
+
+def test_scan_skips_fifo_and_devices(tmp_path: Path, run_keyscan: Any) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "a.txt").write_text("x = 1\n")
+    result = run_keyscan(["scan", "--format", "json", "."], tmp_path)
+    skipped = result.json()["summary"]["skipped"]
+    assert [s["path"] for s in skipped] == ["pipe"]
+    assert "not a regular file" in skipped[0]["reason"]
+
+
+def test_unwritable_output_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / "a.txt").write_text("x = 1\n")
+    result = run_keyscan(["scan", "-o", "a.txt/report.json", "."], tmp_path)
+    assert result.code == ExitCode.ERROR
+    assert "a.txt/report.json" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_non_utf8_config_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / ".keyscan.toml").write_bytes(b"# \xff\nexclude = []\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR
+    assert "not valid UTF-8" in result.stderr
+
+
+def test_control_characters_in_path_escaped(
+    tmp_path: Path, keys: KeyGen, run_keyscan: Any
+) -> None:
+    (tmp_path / "a.py\n::warning title=x::y").write_text(f"KEY={keys.gateway()}\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert not any(line.startswith("::") for line in result.stdout.splitlines())
+    assert "a.py\\n::warning" in result.stdout
+
+
+def test_private_key_redaction_names_type() -> None:
+    from keyscan.findings import redact
+
+    body = "MIIEow" + "A" * 60 + "Qz9k"
+    secret = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
+    shown = redact(secret)
+    assert shown.startswith("-----BEGIN RSA PRIVATE KEY----- ...Qz9k")
+    assert body not in shown

@@ -52,7 +52,7 @@ def test_staged_clean_change_exits_zero(repo: Repo, run_keyscan: Any) -> None:
     result = run_keyscan(["staged"], repo.path)
     assert result.code == 0
     assert result.stdout == ""
-    assert "scanned 1 files" in result.stderr
+    assert "scanned 1 file " in result.stderr
 
 
 def test_staged_before_first_commit(repo: Repo, keys: KeyGen, run_keyscan: Any) -> None:

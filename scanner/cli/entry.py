@@ -118,6 +118,13 @@ def _guarded(run: Callable[[], int]) -> int:
         return ExitCode.ERROR
     except BrokenPipeError:
         return ExitCode.ERROR
+    except OSError as error:
+        # An unwritable report path or an unreadable input is a problem of
+        # the environment, not a bug: one line that names the path.
+        where = f": {error.filename}" if error.filename else ""
+        print(f"keyscan: error: {error.strerror or error}{where}", file=sys.stderr)
+        print("keyscan: hint: check the path and its permissions", file=sys.stderr)
+        return ExitCode.ERROR
     except Exception as error:
         import logging
 

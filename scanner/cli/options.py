@@ -44,7 +44,8 @@ def scan_options(function: F) -> F:
         click.option(
             "--max-file-size",
             metavar="SIZE",
-            help="Skip files larger than SIZE: bytes, or a number with KiB or MiB "
+            help="Skip files larger than SIZE: bytes, or a number with KiB, MiB "
+            "or GiB "
             "[default: 25MiB].",
         ),
         click.option(

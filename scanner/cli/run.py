@@ -193,8 +193,7 @@ def write_report(
     )
     if output is not None:
         _write_file(output, report)
-        if options.format != "text":
-            _write_text_findings(command, options, findings, summary)
+        _write_text_findings(command, options, findings, summary)
     elif report:
         sys.stdout.write(report)
         sys.stdout.flush()

@@ -14,8 +14,8 @@ _RESET = "\033[0m"
 
 _ADVICE = {
     "staged": (
-        "The commit was stopped. Remove each secret from the staged file, stage the",
-        "change again (git add), then commit. Rotate any key that was ever pushed.",
+        "Remove each secret from the staged file, stage the change again (git add),",
+        "then commit. Rotate any key that was ever pushed.",
     ),
     "history": (
         "Each key stays usable while it is in the history: revoke or rotate it at its",
@@ -88,6 +88,11 @@ def _block(finding: Finding, paint: Any, show_secrets: bool) -> str:
 
 
 def _location(finding: Finding) -> str:
+    # A file name can hold control characters, such as a newline followed by
+    # a GitHub workflow command, so it is escaped like a snippet.
+    if finding.path is not None and not finding.path.isprintable():
+        escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in finding.path)
+        return f"{escaped}:{finding.line}:{finding.column}"
     if finding.path is None:
         target = finding.ref or (finding.commit or "")[:12]
         if not target:
@@ -114,7 +119,8 @@ def summary_line(summary: Summary, *, color: bool = False) -> str:
     """Return the one-line summary printed on stderr after every scan."""
     size = _human_bytes(summary.bytes_scanned)
     text = (
-        f"keyscan: scanned {summary.files_scanned} files ({size}) "
+        f"keyscan: scanned {summary.files_scanned} "
+        f"{'file' if summary.files_scanned == 1 else 'files'} ({size}) "
         f"in {summary.duration_s:.2f} s: "
     )
     if summary.findings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -100,14 +101,23 @@ def _walk(folder: str, summary: Summary) -> Iterator[str]:
 
 def _read(full: str, shown: str, summary: Summary, max_file_size: int) -> bytes | None:
     try:
-        if os.path.islink(full):
+        mode = os.lstat(full).st_mode
+        if stat.S_ISLNK(mode):
             return None  # the link target is scanned where it lives
-        size = os.path.getsize(full)
-        if size > max_file_size:
-            summary.skip(shown, f"over the size limit ({size} > {max_file_size} bytes)")
+        if not stat.S_ISREG(mode):
+            # Reading a FIFO blocks forever and /dev/zero never ends.
+            summary.skip(shown, "not a regular file (a pipe, socket or device)")
             return None
-        with open(full, "rb") as handle:
-            return handle.read()
+        # O_NONBLOCK keeps open() from blocking if a FIFO replaced the file.
+        descriptor = os.open(full, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(descriptor, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_file_size:
+                summary.skip(
+                    shown, f"over the size limit ({size} > {max_file_size} bytes)"
+                )
+                return None
+            return handle.read(max_file_size + 1)
     except FileNotFoundError:
         return None  # deleted from the working tree since git listed it
     except OSError as error:
