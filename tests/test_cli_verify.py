@@ -246,3 +246,18 @@ def test_cli_scan_revoke_without_credentials_fails_first(
     result = run_keyscan(["scan", "--revoke", "."], repo.path)
     assert result.code == 2, result
     assert "MODELSTREAM_ACCESS_TOKEN" in result.stderr
+
+
+def test_cli_verify_fingerprint_matches_scan(
+    run_keyscan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = make_key(random.Random(11))
+    (tmp_path / ".env").write_text(f"KEY={key}\n")
+    monkeypatch.setenv("MODELSTREAM_BASE_URL", "http://127.0.0.1:1")
+    scanned = run_keyscan(["scan", "--format", "json", "."], tmp_path).json()
+    _stdin(monkeypatch, [key])
+    verified = run_keyscan(["verify", "--format", "json"], tmp_path).json()
+    assert verified["findings"][0]["rule_id"] == scanned["findings"][0]["rule_id"]
+    assert (
+        verified["findings"][0]["fingerprint"] == scanned["findings"][0]["fingerprint"]
+    )

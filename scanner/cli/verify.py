@@ -13,8 +13,9 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from keyscan.cli.run import ScanContext, ScanOptions, exit_code
+from keyscan.cli.run import ScanContext, ScanOptions, build_engine, exit_code
 from keyscan.config import Config, load_config
+from keyscan.engine import Engine, Match
 from keyscan.errors import ExitCode
 from keyscan.findings import Finding, Summary, fingerprint, redact
 from keyscan.revoke import (
@@ -41,25 +42,46 @@ def read_keys(stream: TextIO) -> list[str]:
     return [key for key in keys if key and not key.startswith("#")]
 
 
-def findings_from_keys(keys: Sequence[str]) -> list[Finding]:
-    """Return one path-less finding per key, its line being the stdin line."""
+def findings_from_keys(
+    keys: Sequence[str], engine: Engine | None = None
+) -> list[Finding]:
+    """Return one path-less finding per key, its line being the stdin line.
+
+    With an engine, a key that one rule matches whole gets that rule's id,
+    so its fingerprint equals the one a scan reports for the same key, and
+    baselines and allow lists apply to both.
+    """
     findings = []
     for number, key in enumerate(keys, start=1):
-        family = classify_secret(key) or "unrecognised"
-        rule_id = f"{family}-key"
+        match = _whole_match(engine, key)
+        if match is not None:
+            rule_id, description = match.rule.id, match.rule.description
+            issuer = match.issuer
+        else:
+            family = classify_secret(key) or "unrecognised"
+            rule_id, description = f"{family}-key", f"key given on stdin ({family})"
+            issuer = None
         findings.append(
             Finding(
                 rule_id=rule_id,
-                description=f"key given on stdin ({family})",
+                description=description,
                 path=None,
                 line=number,
                 column=1,
                 secret_redacted=redact(key),
                 fingerprint=fingerprint(rule_id, key),
+                issuer=issuer,
                 secret=key,
             )
         )
     return findings
+
+
+def _whole_match(engine: Engine | None, key: str) -> Match | None:
+    if engine is None:
+        return None
+    matches = engine.scan_text(key + "\n", None).matches
+    return next((m for m in matches if m.secret == key), None)
 
 
 def _is_usable(finding: Finding) -> bool:
@@ -72,7 +94,7 @@ def run_verify(options: ScanOptions, fail_on: str, stdin: TextIO | None = None) 
     from keyscan.report import render
 
     config = load_config(os.getcwd(), options.config)
-    findings = findings_from_keys(read_keys(stdin or sys.stdin))
+    findings = findings_from_keys(read_keys(stdin or sys.stdin), build_engine(config))
     summary = Summary()
     verified = verify_findings(findings, config)
     summary.findings = len(verified)
