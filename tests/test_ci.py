@@ -453,3 +453,17 @@ def test_ci_shares_scan_options(run_keyscan: Any, tmp_path: Path) -> None:
     assert result.code == 0, result
     for option in ("--fail-on", "--baseline", "--format", "--output", "--sarif"):
         assert option in result.stdout
+
+
+def test_ci_warns_when_change_edits_config(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    repo.write("app.py", "x = 1\n")
+    repo.add()
+    base = repo.commit("Initial")
+    repo.write(".keyscan.toml", 'exclude = ["**"]\n')
+    repo.write("app.env", f"KEY={keys.gateway()}\n")
+    repo.add()
+    repo.commit("Hide a key")
+    result = run_keyscan(["ci", "--rev", f"{base}..HEAD"], repo.path)
+    assert "this change edits .keyscan.toml" in result.stderr

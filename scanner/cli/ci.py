@@ -47,7 +47,35 @@ def run_ci(
             fetch_range(repo, choice)
         _require_commits(repo, choice)
     announce(repo, choice)
+    warn_config_changes(repo, choice)
     return scan_range(repo, choice.rev_range, options)
+
+
+# Files whose keyscan settings a change could use to hide its own secrets.
+_CONFIG_FILES = (".keyscan.toml", "pyproject.toml", ".pre-commit-config.yaml")
+
+
+def warn_config_changes(repo: str, choice: RangeChoice) -> None:
+    """Warn when the change under review edits keyscan's own settings.
+
+    The scan uses the config of the checked-out commit, so a change that adds
+    ``exclude = ["**"]`` would switch its own check off; reviewers should see
+    that in the job log.
+    """
+    if choice.rev_range is None:
+        return
+    out = run_git(
+        ["diff", "--name-only", "-z", choice.rev_range, "--", *_CONFIG_FILES],
+        repo,
+        check=False,
+    )
+    changed = [name for name in out.decode("utf-8", "replace").split("\0") if name]
+    if changed:
+        click.echo(
+            f"keyscan ci: warning: this change edits {', '.join(changed)}, whose "
+            "settings apply to this scan; review that edit before trusting the result",
+            err=True,
+        )
 
 
 def scan_range(repo: str, rev_range: str | None, options: ScanOptions) -> ExitCode:
