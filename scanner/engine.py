@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import bisect
 import math
+import re
 import time
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from keyscan import text as textmod
 from keyscan.findings import fingerprint, redact
 from keyscan.ruleset import Rule, RuleSet
-
-if TYPE_CHECKING:
-    import pathspec
 
 # Characters of context searched around a keyword on long lines, before and
 # after it. Every rule's match must fit in this window around its keyword.
@@ -122,18 +120,27 @@ class _CompiledRule:
 
         self.rule = rule
         self.pattern = regex.compile(rule.regex)
-        self.allow = [regex.compile(p) for p in rule.allow_regexes]
-        self.paths = _path_spec(rule.paths)
-        self.exclude_paths = _path_spec(rule.exclude_paths)
-        self.path_key = (rule.paths, rule.exclude_paths)
+        self._allow: list[Any] | None = None
+        self.paths = _path_pattern(rule.paths_regex)
+        self.exclude_paths = _path_pattern(rule.exclude_regex)
+        self.path_key = (rule.paths_regex, rule.exclude_regex)
+
+    @property
+    def allow(self) -> list[Any]:
+        """Return the allow regexes, compiled when a secret first needs them.
+
+        Most runs of a rule find nothing, and compiling a generic rule's dozen
+        allow regexes would cost the hook several milliseconds each time.
+        """
+        if self._allow is None:
+            import regex
+
+            self._allow = [regex.compile(p) for p in self.rule.allow_regexes]
+        return self._allow
 
 
-def _path_spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
-    if not patterns:
-        return None
-    import pathspec
-
-    return pathspec.GitIgnoreSpec.from_lines(patterns)
+def _path_pattern(text: str | None) -> re.Pattern[str] | None:
+    return None if text is None else re.compile(text)
 
 
 class Engine:
@@ -299,9 +306,9 @@ class Engine:
 def _path_applies(compiled: _CompiledRule, path: str | None) -> bool:
     if path is None:
         return compiled.paths is None
-    if compiled.paths is not None and not compiled.paths.match_file(path):
+    if compiled.paths is not None and not compiled.paths.match(path):
         return False
-    return not (compiled.exclude_paths and compiled.exclude_paths.match_file(path))
+    return not (compiled.exclude_paths and compiled.exclude_paths.match(path))
 
 
 def _spans_lines(value: str) -> bool:

@@ -221,3 +221,14 @@ def test_hook_all_files_scans_everything(repo: Repo, keys: KeyGen) -> None:
     assert done.returncode == 1
     assert "old.env:1:5" in done.stdout
     assert "scanned 3 files" in done.stdout
+
+
+def test_staged_honours_config_exclude(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    repo.write(".keyscan.toml", 'exclude = ["fixtures/"]\n')
+    repo.write("fixtures/sample.env", f"KEY={keys.gateway()}\n")
+    repo.write("app.env", f"KEY={keys.gateway()}\n")
+    repo.add()
+    result = run_keyscan(["staged", "--format", "json"], repo.path)
+    assert _paths(result) == [("app.env", 1)]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from keyscan.cli.run import ScanContext, ScanOptions, execute
 from keyscan.errors import ExitCode
 from keyscan.findings import Finding
+from keyscan.pipeline import Unit
 
 
 def check_dash_paths(paths: Sequence[str]) -> None:
@@ -23,6 +24,14 @@ def check_dash_paths(paths: Sequence[str]) -> None:
             )
 
 
+def _without_excluded(units: Iterator[Unit], patterns: Sequence[str]) -> Iterator[Unit]:
+    # pathspec is imported only here, because it costs the hook about 50 ms.
+    import pathspec
+
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+    return (unit for unit in units if not spec.match_file(unit.path or ""))
+
+
 def run_staged(paths: Sequence[str], options: ScanOptions) -> ExitCode:
     """Scan the staged content of ``paths``, or of every staged change."""
     cwd = os.getcwd()
@@ -34,6 +43,8 @@ def run_staged(paths: Sequence[str], options: ScanOptions) -> ExitCode:
         units = iter_staged(
             cwd, paths, context.summary, max_file_size=context.max_file_size
         )
+        if context.config.exclude:
+            units = _without_excluded(units, context.config.exclude)
         return scan_units(units, context.engine, context.summary)
 
     return execute("staged", options, cwd, produce)
