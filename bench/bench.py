@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 GROUPS = ("hook", "scan", "history")
 HOOK_REPO = "click"
@@ -51,6 +52,7 @@ HOOK_FILE_COUNT = 10
 HOOK_FEW_FILES = 3
 SCAN_REPOS = ("click", "flask")
 HISTORY_REPOS = ("click", "flask", "sqlalchemy")
+REPOS_BY_GROUP = {"hook": (HOOK_REPO,), "scan": SCAN_REPOS, "history": HISTORY_REPOS}
 SECRETLINT_CONFIG = {"rules": [{"id": "@secretlint/secretlint-rule-preset-recommend"}]}
 
 # Reads every tracked file of the current directory once: the least work a
@@ -116,6 +118,8 @@ class Result:
     max_rss_mib: float | None = None
     timer: str = ""
     note: str = ""
+    load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -263,6 +267,7 @@ def measure(cmd: Command, env: dict[str, str], hyperfine: str | None) -> Result:
         runs=cmd.runs,
         warmup=cmd.warmup,
         note=cmd.note,
+        load_before=os.getloadavg(),
     )
     try:
         if hyperfine and cmd.warmup > 0:
@@ -272,6 +277,7 @@ def measure(cmd: Command, env: dict[str, str], hyperfine: str | None) -> Result:
     except (OSError, RuntimeError) as exc:
         result.status = f"failed: {exc}"
         return result
+    result.load_after = os.getloadavg()
     result.median_s = statistics.median(result.times_s)
     result.min_s = min(result.times_s)
     return result
@@ -437,8 +443,8 @@ def history_commands(
 ) -> list[Command | str]:
     """List the full-history commands for one repository, each run with cwd=repo."""
 
-    def cmd(label: str, *argv: str, count: int = runs, note: str = "") -> Command:
-        warmup = 1 if count == runs else 0
+    def cmd(label: str, *argv: str, slow: bool = False, note: str = "") -> Command:
+        count, warmup = (slow_runs, 0) if slow else (runs, 1)
         return Command(f"{name}: {label}", tuple(argv), repo, count, warmup, note)
 
     ks = tools.keyscan
@@ -475,7 +481,7 @@ def history_commands(
                 p,
                 "--no-current",
                 repo,
-                count=slow_runs,
+                slow=True,
                 note=slow_note,
             ),
         ),
@@ -518,6 +524,13 @@ def markdown_table(group: str, results: list[Result]) -> str:
         if extra:
             notes.append(f"- {r.label}: {extra}")
     lines += ["", *notes] if notes else []
+    loads = [r.load_before[0] for r in results if r.status == "ok"]
+    if loads:
+        lines += [
+            "",
+            f"1-minute load average before each command: {min(loads):.2f} to "
+            f"{max(loads):.2f} on {os.cpu_count()} CPUs.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -529,7 +542,8 @@ def report_line(result: Result) -> str:
     return (
         f"  -> median {fmt(result.median_s, 3)} s, min {fmt(result.min_s, 3)} s, "
         f"max RSS {fmt(result.max_rss_mib, 1)} MiB, {result.runs} runs, "
-        f"exit {codes}, {result.timer}"
+        f"exit {codes}, {result.timer}, "
+        f"load {result.load_before[0]:.2f} -> {result.load_after[0]:.2f}"
     )
 
 
@@ -627,26 +641,112 @@ def build_group(
 
 def check_data(data: Path, groups: Sequence[str]) -> None:
     """Exit with a message when a repository that a group needs is missing."""
-    needed = {"hook": (HOOK_REPO,), "scan": SCAN_REPOS, "history": HISTORY_REPOS}
     for group in groups:
-        for name in needed[group]:
+        for name in REPOS_BY_GROUP[group]:
             if not (data / name / ".git").is_dir():
                 raise SystemExit(
                     f"{data / name}: not a git clone; see docs/benchmarks.md"
                 )
 
 
-def describe_setup(args: argparse.Namespace, tools: Tools) -> dict[str, object]:
-    """Collect the settings and tool paths recorded in the JSON output."""
+def first_line(argv: Sequence[str], env: dict[str, str] | None = None) -> str:
+    """Return the first output line of a short command, or why it failed."""
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, env=env, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"failed: {exc}"
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0] if lines else f"exit code {done.returncode}"
+
+
+def read_proc_field(path: str, key: str) -> str:
+    """Return the value of the first ``key: value`` line of a /proc file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                name, _, value = line.partition(":")
+                if name.strip() == key:
+                    return value.strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def describe_machine(tools: Tools) -> dict[str, str]:
+    """Collect CPU, memory and the versions of Python, git and every peer."""
+    machine = {
+        "cpus": str(os.cpu_count()),
+        "cpu_model": read_proc_field("/proc/cpuinfo", "model name"),
+        "memory": read_proc_field("/proc/meminfo", "MemTotal"),
+        "kernel": os.uname().release,
+        "python": first_line([tools.python, "--version"]),
+        "git": first_line(["git", "--version"]),
+    }
+    versioned = {
+        "keyscan": list(tools.keyscan) if tools.keyscan else None,
+        "detect-secrets": tools.detect_secrets,
+        "trufflehog3": tools.trufflehog3,
+        "secretlint": tools.secretlint,
+        "hyperfine": tools.hyperfine,
+    }
+    for name, command in versioned.items():
+        if command is None:
+            machine[name] = "not installed"
+            continue
+        argv = command if isinstance(command, list) else [command]
+        machine[name] = first_line([*argv, "--version"])
+    # git-secrets has no version flag; its path is the best record.
+    machine["git-secrets"] = tools.git_secrets or "not installed"
+    return machine
+
+
+def describe_repos(data: Path, groups: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Record HEAD and the commit count over all refs of each repository used."""
+    names = sorted({n for g in groups for n in REPOS_BY_GROUP[g]})
+    repos = {}
+    for name in names:
+        path = str(data / name)
+        repos[name] = {
+            "head": first_line(["git", "-C", path, "rev-parse", "HEAD"]),
+            "commits_all_refs": first_line(
+                ["git", "-C", path, "rev-list", "--all", "--count"]
+            ),
+        }
+    return repos
+
+
+def describe_setup(
+    args: argparse.Namespace, tools: Tools, groups: Sequence[str]
+) -> dict[str, object]:
+    """Collect the settings, machine, tool versions and repositories."""
+    data = Path(args.data).resolve()
     return {
         "runs": args.runs,
         "slow_runs": args.slow_runs,
-        "data": str(Path(args.data).resolve()),
+        "data": str(data),
         "peers": str(Path(args.peers).resolve()),
         "tools": dataclasses.asdict(tools),
         "timer": "hyperfine" if tools.hyperfine else "python os.wait4",
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": describe_machine(tools),
+        "repositories": describe_repos(data, groups),
     }
+
+
+def markdown_setup(setup: dict[str, object]) -> str:
+    """Render the machine, versions and repositories as a Markdown list."""
+    machine = cast("dict[str, str]", setup["machine"])
+    repos = cast("dict[str, dict[str, str]]", setup["repositories"])
+    lines = ["### setup", ""]
+    lines += [f"- {key}: {value}" for key, value in machine.items()]
+    lines += [
+        f"- {name}: HEAD {info['head']}, {info['commits_all_refs']} commits"
+        for name, info in repos.items()
+    ]
+    lines.append(f"- timer: {setup['timer']}, started {setup['started_utc']}")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -661,7 +761,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     tools = find_tools(args)
     groups = args.only or list(GROUPS)
     check_data(Path(args.data), groups)
-    tables: list[str] = []
+    setup = describe_setup(args, tools, groups)
+    print(markdown_setup(setup), flush=True)
+    tables = [markdown_setup(setup)]
     results_by_group: dict[str, list[dict[str, object]]] = {}
     with tempfile.TemporaryDirectory(prefix="keyscan-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -676,7 +778,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.markdown:
         Path(args.markdown).write_text(text)
     if args.json:
-        output = {"setup": describe_setup(args, tools), "groups": results_by_group}
+        output = {"setup": setup, "groups": results_by_group}
         Path(args.json).write_text(json.dumps(output, indent=2) + "\n")
     return 0
 
