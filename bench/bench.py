@@ -99,6 +99,7 @@ class Command:
     runs: int
     warmup: int
     note: str = ""
+    probe: tuple[str, ...] = ()
 
 
 @dataclass
@@ -364,6 +365,12 @@ def optional(
     return make(program) if program else label
 
 
+def keyscan_command(cmd: Command, keyscan: tuple[str, ...]) -> Command:
+    """Add a probe that checks that this keyscan has the command word."""
+    word = cmd.argv[len(keyscan)]
+    return dataclasses.replace(cmd, probe=(*keyscan, word, "--help"))
+
+
 def hook_commands(
     repo: str, files: list[str], tools: Tools, runs: int
 ) -> list[Command | str]:
@@ -374,7 +381,9 @@ def hook_commands(
 
     ks = tools.keyscan
     return [
-        cmd("keyscan staged", *ks, "staged") if ks else "keyscan staged",
+        keyscan_command(cmd("keyscan staged", *ks, "staged"), ks)
+        if ks
+        else "keyscan staged",
         optional(
             "detect-secrets-hook (10 files)",
             tools.detect_secrets_hook,
@@ -406,7 +415,9 @@ def scan_commands(
 
     ks = tools.keyscan
     return [
-        cmd("keyscan scan", *ks, "scan", repo) if ks else f"{name}: keyscan scan",
+        keyscan_command(cmd("keyscan scan", *ks, "scan", repo), ks)
+        if ks
+        else f"{name}: keyscan scan",
         optional(
             f"{name}: detect-secrets scan (tracked files)",
             tools.detect_secrets,
@@ -449,7 +460,7 @@ def history_commands(
 
     ks = tools.keyscan
     commands: list[Command | str] = [
-        cmd("keyscan history", *ks, "history", repo)
+        keyscan_command(cmd("keyscan history", *ks, "history", repo), ks)
         if ks
         else f"{name}: keyscan history",
         cmd("git log -p --all (floor)", "git", "log", "-p", "--all"),
@@ -547,6 +558,25 @@ def report_line(result: Result) -> str:
     )
 
 
+def unavailable_reason(cmd: Command, env: dict[str, str]) -> str:
+    """Return why ``cmd`` cannot run (program or subcommand missing), or ''."""
+    program = cmd.argv[0]
+    if shutil.which(program, path=env.get("PATH")) is None:
+        return "not installed"
+    if cmd.probe:
+        done = subprocess.run(
+            cmd.probe,
+            cwd=cmd.cwd,
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            word = cmd.probe[-2]
+            return f"not available: keyscan {word} --help exited with {done.returncode}"
+    return ""
+
+
 def run_group(
     group: str, commands: list[Command | str], env: dict[str, str], tools: Tools
 ) -> list[Result]:
@@ -560,7 +590,11 @@ def run_group(
             )
             continue
         print(f"[{group}] $ {shlex.join(item.argv)}   (cwd {item.cwd})", flush=True)
-        result = measure(item, env, tools.hyperfine)
+        reason = unavailable_reason(item, env)
+        if reason:
+            result = Result(item.label, shlex.join(item.argv), item.cwd, reason)
+        else:
+            result = measure(item, env, tools.hyperfine)
         print(report_line(result), flush=True)
         results.append(result)
     return results
