@@ -19,8 +19,10 @@ for, so the value is the RSS of the largest single process in the tree, not a
 sum over the tree. With the Python timer it is the maximum over the timed runs.
 With hyperfine it comes from the warm-up run, which runs under ``os.wait4``.
 A command with no warm-up (trufflehog3's history scan, see ``--slow-runs``)
-always uses the Python timer. Standard library only. Linux only, because
-``ru_maxrss`` is read as KiB.
+always uses the Python timer. Mean CPU s is user plus system time of the
+command and its waited descendants, averaged over the timed runs. It moves
+much less than wall time when other work shares the CPUs. Standard library
+only. Linux only, because ``ru_maxrss`` is read as KiB.
 
 Example::
 
@@ -65,8 +67,8 @@ READ_TRACKED_FILES = (
 )
 
 
-# Runs one command in a forked child and writes "seconds exit_code ru_maxrss"
-# to the file named by its first argument. A launcher of its own is needed
+# Runs one command in a forked child and writes "seconds exit_code ru_maxrss
+# cpu_seconds" to the file named by its first argument. A launcher of its own is needed
 # because Linux counts the RSS that a child inherits from its parent before
 # exec: forked from this script, every command would show at least this
 # script's RSS. Started with -I -S, the launcher is small, so that floor is
@@ -84,9 +86,20 @@ if pid == 0:
 _, status, usage = os.wait4(pid, 0)
 elapsed = time.perf_counter() - start
 code = os.waitstatus_to_exitcode(status)
+cpu = usage.ru_utime + usage.ru_stime
 with open(report, "w") as handle:
-    handle.write(f"{elapsed} {code} {usage.ru_maxrss}")
+    handle.write(f"{elapsed} {code} {usage.ru_maxrss} {cpu}")
 """
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One run: wall seconds, exit code, ru_maxrss in KiB, user+system seconds."""
+
+    seconds: float
+    exit_code: int
+    max_rss_kib: int
+    cpu_s: float
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,7 @@ class Result:
     exit_codes: list[int] = field(default_factory=list)
     median_s: float | None = None
     min_s: float | None = None
+    cpu_s: float | None = None
     max_rss_mib: float | None = None
     timer: str = ""
     note: str = ""
@@ -179,13 +193,11 @@ def find_tools(args: argparse.Namespace) -> Tools:
 # --- timing ---------------------------------------------------------------
 
 
-def run_once(
-    argv: Sequence[str], cwd: str, env: dict[str, str]
-) -> tuple[float, int, int]:
-    """Run ``argv`` once under ``LAUNCHER``; return seconds, exit code and KiB.
+def run_once(argv: Sequence[str], cwd: str, env: dict[str, str]) -> Sample:
+    """Run ``argv`` once under ``LAUNCHER`` and return its measurements.
 
-    The exit code is negative when a signal ended the command. Seconds and
-    ru_maxrss come from the launcher, so Python's start-up is not timed.
+    The exit code is negative when a signal ended the command. All values come
+    from the launcher, so Python's own start-up is not timed.
     """
     with tempfile.NamedTemporaryFile(prefix="keyscan-bench-run-") as report:
         launcher = [sys.executable, "-I", "-S", "-c", LAUNCHER, report.name]
@@ -199,21 +211,19 @@ def run_once(
             check=False,
         )
         fields = Path(report.name).read_text().split()
-    if len(fields) != 3:
+    if len(fields) != 4:
         raise RuntimeError(f"could not start {argv[0]}")
-    return float(fields[0]), int(fields[1]), int(fields[2])
+    return Sample(float(fields[0]), int(fields[1]), int(fields[2]), float(fields[3]))
 
 
 def time_with_python(cmd: Command, env: dict[str, str], result: Result) -> None:
     """Time ``cmd`` with ``os.wait4``: warm-up runs first, then timed runs."""
-    max_rss_kib = 0
-    for index in range(cmd.warmup + cmd.runs):
-        elapsed, code, rss_kib = run_once(cmd.argv, cmd.cwd, env)
-        max_rss_kib = max(max_rss_kib, rss_kib)
-        if index >= cmd.warmup:
-            result.times_s.append(elapsed)
-            result.exit_codes.append(code)
-    result.max_rss_mib = max_rss_kib / 1024
+    samples = [run_once(cmd.argv, cmd.cwd, env) for _ in range(cmd.warmup + cmd.runs)]
+    timed = samples[cmd.warmup :]
+    result.times_s = [s.seconds for s in timed]
+    result.exit_codes = [s.exit_code for s in timed]
+    result.cpu_s = statistics.mean(s.cpu_s for s in timed)
+    result.max_rss_mib = max(s.max_rss_kib for s in timed) / 1024
     result.timer = "python os.wait4"
 
 
@@ -225,7 +235,7 @@ def time_with_hyperfine(
     The warm-up runs under ``os.wait4`` because wait4 on hyperfine itself
     would report hyperfine's own RSS (about 16 MiB) for small commands.
     """
-    _, _, rss_kib = run_once(cmd.argv, cmd.cwd, env)
+    warmup = run_once(cmd.argv, cmd.cwd, env)
     with tempfile.TemporaryDirectory(prefix="keyscan-bench-hf-") as tmp:
         export = Path(tmp) / "hyperfine.json"
         argv = [
@@ -254,7 +264,8 @@ def time_with_hyperfine(
         data = json.loads(export.read_text())["results"][0]
     result.times_s = [float(t) for t in data["times"]]
     result.exit_codes = [int(c) for c in data.get("exit_codes", [])]
-    result.max_rss_mib = rss_kib / 1024
+    result.cpu_s = float(data["user"]) + float(data["system"])
+    result.max_rss_mib = warmup.max_rss_kib / 1024
     result.timer = "hyperfine, max RSS of the warm-up run"
 
 
@@ -521,14 +532,14 @@ def markdown_table(group: str, results: list[Result]) -> str:
     lines = [
         f"### {group}",
         "",
-        "| command | median s | min s | max RSS MiB | runs |",
-        "|---|---:|---:|---:|---:|",
+        "| command | median s | min s | mean CPU s | max RSS MiB | runs |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     notes = []
     for r in results:
         median = fmt(r.median_s, 3) if r.status == "ok" else r.status
         lines.append(
-            f"| {r.label} | {median} | {fmt(r.min_s, 3)} | "
+            f"| {r.label} | {median} | {fmt(r.min_s, 3)} | {fmt(r.cpu_s, 3)} | "
             f"{fmt(r.max_rss_mib, 1)} | {r.runs if r.status == 'ok' else 0} |"
         )
         extra = "; ".join(n for n in (r.note, exit_code_note(r)) if n)
@@ -552,6 +563,7 @@ def report_line(result: Result) -> str:
     codes = ",".join(str(c) for c in sorted(set(result.exit_codes)))
     return (
         f"  -> median {fmt(result.median_s, 3)} s, min {fmt(result.min_s, 3)} s, "
+        f"mean CPU {fmt(result.cpu_s, 3)} s, "
         f"max RSS {fmt(result.max_rss_mib, 1)} MiB, {result.runs} runs, "
         f"exit {codes}, {result.timer}, "
         f"load {result.load_before[0]:.2f} -> {result.load_after[0]:.2f}"
