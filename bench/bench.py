@@ -13,11 +13,12 @@ Groups:
   sqlalchemy.
 
 Timing uses hyperfine when it is on PATH (or in ``PEERS/bin``) and Python's
-``os.wait4`` otherwise. Max RSS is ``ru_maxrss`` from ``wait4``: Linux reports
-the largest RSS of the waited process and of every descendant that was waited
-for, so the value is the RSS of the largest single process in the tree, not a
-sum over the tree. With the Python timer it is the maximum over the timed runs.
-With hyperfine it comes from the warm-up run, which runs under ``os.wait4``.
+``os.wait4`` otherwise. Max RSS is ``ru_maxrss`` from ``wait4``. Linux reports
+there the largest RSS of the waited process and of every descendant that was
+waited for. The value is therefore the RSS of the largest single process in the
+tree, not a sum over the tree. With the Python timer it is the maximum over the
+timed runs. With hyperfine it comes from the warm-up run, which runs under
+``os.wait4``.
 A command with no warm-up (trufflehog3's history scan, see ``--slow-runs``)
 always uses the Python timer. Mean CPU s is user plus system time of the
 command and its waited descendants, averaged over the timed runs. It moves
@@ -117,7 +118,7 @@ class Command:
 
 @dataclass
 class Result:
-    """Measurements of one command; ``status`` is ok, not installed or failed."""
+    """Measurements of one command; ``status`` is "ok" or why it did not run."""
 
     label: str
     command: str
@@ -139,7 +140,7 @@ class Result:
 
 @dataclass(frozen=True)
 class Tools:
-    """Paths of the scanners and helpers; None for one that is not installed."""
+    """Paths of the scanners and helpers, with None for one that is not installed."""
 
     keyscan: tuple[str, ...] | None
     python: str
@@ -212,7 +213,7 @@ def run_once(argv: Sequence[str], cwd: str, env: dict[str, str]) -> Sample:
         )
         fields = Path(report.name).read_text().split()
     if len(fields) != 4:
-        raise RuntimeError(f"could not start {argv[0]}")
+        raise RuntimeError(f"failed to start {argv[0]}")
     return Sample(float(fields[0]), int(fields[1]), int(fields[2]), float(fields[3]))
 
 
@@ -270,7 +271,7 @@ def time_with_hyperfine(
 
 
 def measure(cmd: Command, env: dict[str, str], hyperfine: str | None) -> Result:
-    """Run and time one command; a program that cannot start is reported as failed."""
+    """Run and time one command, and record a start failure in ``status``."""
     result = Result(
         label=cmd.label,
         command=shlex.join(cmd.argv),
@@ -299,7 +300,7 @@ def measure(cmd: Command, env: dict[str, str], hyperfine: str | None) -> Result:
 
 
 def git(args: Sequence[str], cwd: str, env: dict[str, str]) -> str:
-    """Run git and return its standard output; raise on a non-zero exit."""
+    """Run git and return its standard output (CalledProcessError on failure)."""
     done = subprocess.run(
         ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
     )
@@ -307,10 +308,10 @@ def git(args: Sequence[str], cwd: str, env: dict[str, str]) -> str:
 
 
 def make_env(tmp: Path, tools: Tools) -> dict[str, str]:
-    """Build the environment for every command: an empty global git config.
+    """Build the environment for every command, with its own global git config.
 
-    The global config file holds only git-secrets' AWS patterns, so the user's
-    own git settings do not change what git, keyscan or the peers do.
+    That config contains only git-secrets' AWS patterns, so the user's own git
+    settings do not change what git, keyscan or the peers do.
     """
     env = dict(os.environ)
     global_config = tmp / "global.gitconfig"
@@ -333,7 +334,9 @@ def pick_hook_files(repo: str, env: dict[str, str]) -> list[str]:
     names = git(["ls-files", "-z", "--", "src/*.py"], repo, env).split("\0")
     files = sorted(name for name in names if name)[:HOOK_FILE_COUNT]
     if len(files) < HOOK_FILE_COUNT:
-        raise SystemExit(f"{repo}: found {len(files)} files under src/, need 10")
+        raise SystemExit(
+            f"{repo}: found {len(files)} Python files under src/, expected 10"
+        )
     return files
 
 
@@ -385,7 +388,11 @@ def keyscan_command(cmd: Command, keyscan: tuple[str, ...]) -> Command:
 def hook_commands(
     repo: str, files: list[str], tools: Tools, runs: int
 ) -> list[Command | str]:
-    """List the pre-commit commands, all run inside the prepared click copy."""
+    """List the pre-commit commands, all run inside the prepared click copy.
+
+    keyscan staged runs twice: without paths (every staged change) and with the
+    10 paths, the way pre-commit calls a hook.
+    """
 
     def cmd(label: str, *argv: str) -> Command:
         return Command(label, tuple(argv), repo, runs, 1)
@@ -395,6 +402,9 @@ def hook_commands(
         keyscan_command(cmd("keyscan staged", *ks, "staged"), ks)
         if ks
         else "keyscan staged",
+        keyscan_command(cmd("keyscan staged (10 paths)", *ks, "staged", *files), ks)
+        if ks
+        else "keyscan staged (10 paths)",
         optional(
             "detect-secrets-hook (10 files)",
             tools.detect_secrets_hook,
