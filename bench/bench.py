@@ -650,6 +650,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="run only this group; repeat for several (default: all groups)",
     )
     parser.add_argument(
+        "--match",
+        action="append",
+        metavar="TEXT",
+        help="run only commands whose label contains TEXT; repeatable",
+    )
+    parser.add_argument(
         "--keyscan",
         help="keyscan command line (default: keyscan beside this Python, then PATH)",
     )
@@ -692,6 +698,19 @@ def build_group(
         for c in history_commands(
             str(data / name), name, tools, args.runs, args.slow_runs
         )
+    ]
+
+
+def select(
+    commands: list[Command | str], match: list[str] | None
+) -> list[Command | str]:
+    """Keep the commands whose label contains one of ``match`` (all when None)."""
+    if not match:
+        return commands
+    return [
+        c
+        for c in commands
+        if any(m in (c if isinstance(c, str) else c.label) for m in match)
     ]
 
 
@@ -825,7 +844,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp = Path(tmp_name)
         env = make_env(tmp, tools)
         for group in groups:
-            commands = build_group(group, args, tools, tmp, env)
+            commands = select(build_group(group, args, tools, tmp, env), args.match)
             results = run_group(group, commands, env, tools)
             tables.append(markdown_table(group, results))
             results_by_group[group] = [dataclasses.asdict(r) for r in results]
