@@ -39,6 +39,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -827,6 +828,9 @@ def markdown_setup(setup: dict[str, object]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected groups and print one Markdown table per group."""
     args = parse_args(argv)
+    # SIGTERM becomes SystemExit, so the running hyperfine or launcher child is
+    # killed and the temporary folders are removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.timer == "hyperfine" and not find_program(
         "hyperfine", Path(args.peers) / "bin"
     ):
