@@ -135,6 +135,7 @@ class Result:
     max_rss_mib: float | None = None
     timer: str = ""
     note: str = ""
+    started_utc: str = ""
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
@@ -281,6 +282,7 @@ def measure(cmd: Command, env: dict[str, str], hyperfine: str | None) -> Result:
         runs=cmd.runs,
         warmup=cmd.warmup,
         note=cmd.note,
+        started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         load_before=os.getloadavg(),
     )
     try:
@@ -497,8 +499,8 @@ def history_commands(
     if name != "click":
         return commands
     slow_note = (
-        f"{slow_runs} timed run(s) and no warm-up, because one run takes tens of "
-        "seconds; set with --slow-runs"
+        f"{slow_runs} timed run(s) and no warm-up (--slow-runs), because one "
+        "run takes a minute or more"
     )
     commands += [
         optional(
