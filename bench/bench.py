@@ -839,12 +839,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(
             "--timer hyperfine: hyperfine not found on PATH or in PEERS/bin"
         )
+
     tools = find_tools(args)
     groups = args.only or list(GROUPS)
     check_data(Path(args.data), groups)
     setup = describe_setup(args, tools, groups)
     print(markdown_setup(setup), flush=True)
     tables = [markdown_setup(setup)]
+
     results_by_group: dict[str, list[dict[str, object]]] = {}
     with tempfile.TemporaryDirectory(prefix="keyscan-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -854,6 +856,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results = run_group(group, commands, env, tools)
             tables.append(markdown_table(group, results))
             results_by_group[group] = [dataclasses.asdict(r) for r in results]
+
     text = "\n".join(tables)
     print("\n" + text)
     if args.markdown:
