@@ -27,10 +27,10 @@ _MULTILINE_AFTER = 20000
 # random bytes into noise.
 _BINARY_MIN_PRIORITY = 20
 _SNIPPET_CONTEXT = 40
-# Above this many keyword occurrences in one unit, a rule runs once over the
-# whole text instead of once per window: building thousands of windows for a
-# common keyword costs more than one pass of the regex.
-_MAX_WINDOWS = 64
+# A rule runs once over the whole text, instead of once per window, when its
+# windows cover more than half of the text or its keywords occur more than
+# this many times: then one pass of the regex costs less than the windows.
+_MAX_WINDOWS = 2000
 # After a rule times out, each rule still to run gets this many seconds, so a
 # slow generic rule cannot stop the exact key formats from running.
 _GRACE_S = 1.0
@@ -345,8 +345,7 @@ def _windows(
 ) -> list[tuple[int, int]] | None:
     """Return the merged text windows around each keyword occurrence.
 
-    Returns None when the keywords occur so often that one pass over the
-    whole text is cheaper.
+    Returns None when one pass over the whole text is cheaper.
     """
     if len(offsets) > _MAX_WINDOWS:
         return None
@@ -367,6 +366,8 @@ def _windows(
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))
+    if 2 * sum(end - start for start, end in merged) > len(text):
+        return None
     return merged
 
 

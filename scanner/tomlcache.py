@@ -15,6 +15,9 @@ import zlib
 from typing import Any
 
 _CACHE_VERSION = b"1"
+# Each edit of a config or rule file adds an entry; past this many, the
+# oldest half is removed when a new entry is written.
+_MAX_ENTRIES = 256
 
 
 def cache_dir() -> str:
@@ -106,5 +109,18 @@ def write_cached(key: str, data: Any) -> None:
         with open(temporary, "wb") as handle:
             handle.write(payload)
         os.replace(temporary, entry)
+        _prune(os.path.dirname(entry))
     except OSError:
         pass  # a read-only home only costs the parse next time
+
+
+def _prune(folder: str) -> None:
+    names = [name for name in os.listdir(folder) if name.endswith(".marshal")]
+    if len(names) <= _MAX_ENTRIES:
+        return
+    paths = sorted((os.path.join(folder, name) for name in names), key=os.path.getmtime)
+    for path in paths[: len(paths) // 2]:
+        try:
+            os.remove(path)
+        except OSError:
+            continue  # another keyscan process removed it first

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from keyscan import text as textmod
@@ -285,3 +287,16 @@ def test_timeout_keeps_other_rules(keys: KeyGen) -> None:
     assert [m.secret for m in result.matches] == [token]
     assert result.skipped_reason is not None
     assert "slow-rule" in result.skipped_reason
+
+
+def test_rule_cache_is_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyscan import tomlcache
+
+    monkeypatch.setenv("KEYSCAN_CACHE_DIR", str(tmp_path))
+    for index in range(tomlcache._MAX_ENTRIES + 5):
+        tomlcache.write_cached(f"key-{index}", index)
+    remaining = len(list(tmp_path.glob("*.marshal")))
+    assert remaining <= tomlcache._MAX_ENTRIES
+    assert tomlcache.read_cached(f"key-{tomlcache._MAX_ENTRIES + 4}") == (
+        tomlcache._MAX_ENTRIES + 4
+    )
