@@ -261,3 +261,19 @@ def test_cli_verify_fingerprint_matches_scan(
     assert (
         verified["findings"][0]["fingerprint"] == scanned["findings"][0]["fingerprint"]
     )
+
+
+def test_cli_revoke_skips_lines_that_are_not_keys(
+    fake_gateway: TokenApiServer,
+    run_keyscan: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    user = fake_gateway.state.add_user()
+    monkeypatch.setenv("MODELSTREAM_BASE_URL", fake_gateway.base_url)
+    monkeypatch.setenv("MODELSTREAM_ACCESS_TOKEN", user.access_token)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    _stdin(monkeypatch, ["garbage"])
+    result = run_keyscan(["revoke", "--yes"], tmp_path)
+    assert "line 1 is not a gateway key" in result.stderr
+    assert fake_gateway.state.requests == []

@@ -168,6 +168,27 @@ def _revoke(
     return results
 
 
+def _gateway_keys(lines: list[str]) -> list[str]:
+    """Return the lines that are gateway keys; report and drop the others.
+
+    Only gateway keys can be revoked, and a line that is no key at all should
+    not travel to the gateway's token search.
+    """
+    keys = []
+    for number, line in enumerate(lines, start=1):
+        # sk- and 32 hex digits is a legacy gateway key or a DeepSeek key; the
+        # gateway answers not-owned for a key it did not issue.
+        if classify_secret(line) in {*GATEWAY_ALIASES, "deepseek"}:
+            keys.append(line)
+        else:
+            print(
+                f"keyscan: revoke: line {number} is not a gateway key "
+                f"({redact(line)}); skipped",
+                file=sys.stderr,
+            )
+    return keys
+
+
 def format_revocation(result: RevocationResult) -> str:
     """Return one line describing a revocation result."""
     token = f"token {result.token_id}" if result.token_id is not None else "no token"
@@ -190,7 +211,7 @@ def run_revoke(
     import json
 
     config = load_config(os.getcwd(), config_path)
-    keys = read_keys(stdin or sys.stdin)
+    keys = _gateway_keys(read_keys(stdin or sys.stdin))
     results = revoke_keys(
         keys, config, gateway=gateway, yes=yes, delete=delete, audit_log=audit_log
     )
