@@ -68,7 +68,7 @@ def test_rule_ids_are_unique() -> None:
 
 def test_rule_examples_hold_no_literal_key() -> None:
     # Examples write the random part as a template, so the pack file itself
-    # never holds a whole key: the raw TOML must give no finding.
+    # never contains a whole key, and the raw TOML must give no finding.
     from keyscan.ruleset import default_pack_files
 
     for path in default_pack_files():

@@ -59,7 +59,7 @@ def warn_config_changes(repo: str, choice: RangeChoice) -> None:
     """Warn when the change under review edits keyscan's own settings.
 
     The scan uses the config of the checked-out commit, so a change that adds
-    ``exclude = ["**"]`` would switch its own check off; reviewers should see
+    ``exclude = ["**"]`` would switch its own check off. Reviewers should see
     that in the job log.
     """
     if choice.rev_range is None:

@@ -176,8 +176,8 @@ def _gateway_keys(lines: list[str]) -> list[str]:
     """
     keys = []
     for number, line in enumerate(lines, start=1):
-        # sk- and 32 hex digits is a legacy gateway key or a DeepSeek key; the
-        # gateway answers not-owned for a key it did not issue.
+        # sk- and 32 hex digits is a legacy gateway key or a DeepSeek key. The
+        # gateway reports not-owned for a key that it did not issue.
         if classify_secret(line) in {*GATEWAY_ALIASES, "deepseek"}:
             keys.append(line)
         else:
