@@ -183,9 +183,11 @@ def parse_size(value: object, path: str = "--max-file-size") -> int:
     found = (
         re.fullmatch(_SIZE, value, re.IGNORECASE) if isinstance(value, str) else None
     )
-    if not found:
+    size = int(float(found.group(1)) * _UNITS[found.group(2).lower()]) if found else 0
+    if size <= 0:
+        # A size of 0 would skip every file and report a clean scan.
         raise ConfigError(
             f"{path}: invalid size {value!r}",
             "give a positive number of bytes, or a number with KiB, MiB or GiB",
         )
-    return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
+    return size

@@ -79,6 +79,7 @@ def test_scan_unknown_option_exits_two(tmp_path: Path, run_keyscan: Any) -> None
         pytest.param("exclude = [\n", "invalid TOML", id="syntax"),
         pytest.param("disable_rules = ['nope']\n", "unknown rule id", id="rule-id"),
         pytest.param("max_file_size = 'big'\n", "invalid size", id="size"),
+        pytest.param("max_file_size = '0'\n", "invalid size", id="zero-size"),
     ],
 )
 def test_invalid_config_exits_two(

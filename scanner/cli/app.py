@@ -91,7 +91,7 @@ def rules(config: str | None) -> None:
     engine = build_engine(load_config(os.getcwd(), config))
     for rule in engine.ruleset.rules:
         issuer = rule.issuer or "-"
-        click.echo(f"{rule.id:<36} {issuer:<14} {rule.description}")
+        click.echo(f"{rule.id:<36} {issuer:<18} {rule.description}")
 
 
 @cli.command()
