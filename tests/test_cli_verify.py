@@ -277,3 +277,13 @@ def test_cli_revoke_skips_lines_that_are_not_keys(
     result = run_keyscan(["revoke", "--yes"], tmp_path)
     assert "line 1 is not a gateway key" in result.stderr
     assert fake_gateway.state.requests == []
+
+
+def test_cli_fail_on_live_warns_about_unknown(
+    run_keyscan: Any, repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELSTREAM_BASE_URL", "http://127.0.0.1:1")
+    repo.write(".env", f"KEY={make_key(random.Random(12))}\n")
+    result = run_keyscan(["scan", "--fail-on", "live", "."], repo.path)
+    assert result.code == 0
+    assert "1 keys could not be checked" in result.stderr
