@@ -28,8 +28,8 @@ _MULTILINE_AFTER = 20000
 _BINARY_MIN_PRIORITY = 20
 _SNIPPET_CONTEXT = 40
 # A rule runs once over the whole text, instead of once per window, when its
-# keywords occur more than this many times or its windows cover more than half
-# of the text, because one pass of the regex then costs less than the windows.
+# keywords occur more than this many times. It also does so when its windows
+# cover more than half of the text, because one regex pass then costs less.
 # On click's and flask's trees and histories, 64 was faster than 2000.
 _MAX_WINDOWS = 64
 # After a rule times out, each rule still to run gets this many seconds, so a

@@ -150,7 +150,7 @@ class CatFile:
     ) -> Iterator[tuple[str, int, bytes | None]]:
         """Yield ``(oid, size, content)`` for each object in ``oids``, in order.
 
-        All ids are written before the first answer is read, which saves a
+        All ids are written before the first response is read, which saves a
         round trip per object. The content is None for an object larger than
         ``max_size``, which is read past in chunks and never held whole, and
         the size is -1 for a missing object. Send at most about 1,000 ids at

@@ -12,7 +12,7 @@ from keyscan.findings import Finding, Summary, redact
 class Unit(NamedTuple):
     """Bytes to scan and where they came from.
 
-    ``meta`` holds the history fields of a finding (commit, author_name,
+    ``meta`` contains the history fields of a finding (commit, author_name,
     author_email, date, ref) for units read from git history.
     """
 

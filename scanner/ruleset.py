@@ -247,19 +247,24 @@ def parse_rule(table: Mapping[str, Any], source: str) -> Rule:
             f"{source}: rule id {rule_id!r} is invalid",
             "use lowercase words joined by dashes, such as 'openai-api-key'",
         )
+
     unknown = set(table) - _KNOWN_KEYS
     if unknown:
         raise RuleError(
             f"{where}: unknown keys {', '.join(sorted(unknown))}",
             "see rules/README.md for the rule schema",
         )
+
     regex_text = _require_str(table, "regex", where)
     groups = _check_regex(regex_text, where)
     secret_group = _get(table, "secret_group", int, 1 if groups else 0, where)
     if not 0 <= secret_group <= groups:
         raise RuleError(f"{where}: secret_group {secret_group} exceeds {groups}")
+
     allow = _get(table, "allow", dict, {}, where)
     examples = _get(table, "examples", dict, {}, where)
+    paths = _path_patterns(table, "paths", where)
+    exclude_paths = _path_patterns(table, "exclude_paths", where)
     return Rule(
         id=rule_id,
         description=_require_str(table, "description", where),
@@ -271,15 +276,15 @@ def parse_rule(table: Mapping[str, Any], source: str) -> Rule:
         multiline=_get(table, "multiline", bool, False, where),
         issuer=_get(table, "issuer", str, None, where),
         verifier=_get(table, "verifier", str, None, where),
-        paths=_path_patterns(table, "paths", where),
-        exclude_paths=_path_patterns(table, "exclude_paths", where),
+        paths=paths,
+        exclude_paths=exclude_paths,
         allow_regexes=_allow_regexes(allow, where),
         allow_stopwords=tuple(s.lower() for s in _str_tuple(allow, "stopwords", where)),
         examples_match=_render_examples(examples, "match", rule_id, where),
         examples_no_match=_render_examples(examples, "no_match", rule_id, where),
         source=source,
-        paths_regex=path_regex(_path_patterns(table, "paths", where), where),
-        exclude_regex=path_regex(_path_patterns(table, "exclude_paths", where), where),
+        paths_regex=path_regex(paths, where),
+        exclude_regex=path_regex(exclude_paths, where),
     )
 
 

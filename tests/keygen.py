@@ -1,6 +1,6 @@
 """Made-up keys in the real formats, generated at run time.
 
-The repository holds no whole key, not even a fake one: each key is drawn
+The repository contains no whole key, not even a fake one: each key is drawn
 from a seeded random generator, so every run produces the same keys.
 """
 

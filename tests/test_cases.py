@@ -2,8 +2,8 @@
 ``../shared/cases`` beside this repository, with the right behaviour for each.
 
 The scripts are read from outside the repository, so these tests are skipped
-where that folder is absent; the same behaviours are also covered by
-self-contained tests in test_engine.py and test_staged.py.
+where that folder is absent. Self-contained tests in test_engine.py and
+test_staged.py also cover the same behaviours.
 """
 
 from __future__ import annotations

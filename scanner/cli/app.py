@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from keyscan import __version__
-from keyscan.cli.options import make_options, scan_options
+from keyscan.cli.options import config_option, make_options, scan_options
 
 # Commands whose module is imported only when the command runs or is listed
 # in the help, so that the other commands never pay for their imports.
@@ -80,7 +80,7 @@ def staged(paths: tuple[str, ...], **params: Any) -> None:
 
 
 @cli.command()
-@click.option("--config", type=click.Path(dir_okay=False), help="Config file to use.")
+@config_option
 def rules(config: str | None) -> None:
     """List the rules in effect: id, issuer and description."""
     import os
@@ -106,7 +106,7 @@ def rules(config: str | None) -> None:
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False), help="Write the report here."
 )
-@click.option("--config", type=click.Path(dir_okay=False), help="Config file to use.")
+@config_option
 @click.option(
     "--fail-on",
     type=click.Choice(["any", "live"]),
@@ -144,7 +144,7 @@ def verify(format_: str, output: str | None, config: str | None, fail_on: str) -
     show_default=True,
     help="Name of the configured gateway that issued the keys.",
 )
-@click.option("--config", type=click.Path(dir_okay=False), help="Config file to use.")
+@config_option
 @click.option(
     "--format",
     "format_",
@@ -238,13 +238,12 @@ def _baseline_source_options(function: Any) -> Any:
             help="Record the findings of the git history (as 'keyscan history' "
             "finds them) instead of the files on disk.",
         ),
-        click.option(
-            "--config", type=click.Path(dir_okay=False), help="Config file to use."
-        ),
+        config_option,
         click.option(
             "--max-file-size",
             metavar="SIZE",
-            help="Skip files larger than SIZE: bytes, or a number with KiB or MiB.",
+            help="Skip files larger than SIZE: bytes, or a number with KiB, MiB "
+            "or GiB.",
         ),
     ]
     for decorator in reversed(decorators):

@@ -53,7 +53,7 @@ def command(
 
     By default every commit reachable from any ref (branches, tags,
     remote-tracking branches) is read. Each distinct file version is scanned
-    once; each finding names the commit that introduced the secret at that
+    once. Each finding names the commit that introduced the secret at that
     path, its author and date, and how often the secret occurs.
     """
     options = make_options(params)
@@ -133,7 +133,7 @@ def pre_push_revisions(environ: Mapping[str, str], cwd: str) -> Revisions:
     PRE_COMMIT_FROM_REF to the remote's old commit and PRE_COMMIT_TO_REF to
     the pushed one. For a new branch it sets FROM to the parent of the first
     commit that no remote-tracking branch has, or sets neither variable when
-    the push includes a root commit; other tools pass an all-zero FROM. In
+    the push includes a root commit. Other tools pass an all-zero FROM. In
     every case the commits already on the remote's branches are left out.
     """
     to_ref = environ.get("PRE_COMMIT_TO_REF") or environ.get(

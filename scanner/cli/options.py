@@ -19,6 +19,14 @@ def _size(value: str | None) -> int | None:
     return None if value is None else parse_size(value)
 
 
+# Every command that reads the config takes it from the same option.
+config_option = click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="Config file to use instead of .keyscan.toml or pyproject.toml.",
+)
+
+
 def scan_options(function: F) -> F:
     """Add the options every scan command shares to a click command."""
     decorators = [
@@ -36,11 +44,7 @@ def scan_options(function: F) -> F:
             type=click.Path(dir_okay=False, writable=True),
             help="Write the report to this file; the terminal still gets the findings.",
         ),
-        click.option(
-            "--config",
-            type=click.Path(dir_okay=False),
-            help="Config file to use instead of .keyscan.toml or pyproject.toml.",
-        ),
+        config_option,
         click.option(
             "--max-file-size",
             metavar="SIZE",

@@ -140,8 +140,8 @@ def exit_code(findings: list[Finding], fail_on: str) -> ExitCode:
             1 for f in findings if f.verification and f.verification.status == "unknown"
         )
         if unknown:
-            # Such a key may still work; the run passes only because the API
-            # could not be asked, so say so where a CI log shows it.
+            # Such a key may still work. The run passes only because the API
+            # could not be reached, so the CI log should show it.
             print(
                 f"keyscan: warning: {unknown} keys could not be checked (status "
                 "unknown) and do not fail the run under --fail-on live",

@@ -45,7 +45,7 @@ class Block(NamedTuple):
 
 
 class Revisions(NamedTuple):
-    """Which commits to read.
+    """The commits to read.
 
     ``revs`` are passed to git after ``--end-of-options``, so a value can
     never be taken as an option. ``exclude_remotes`` leaves out commits that

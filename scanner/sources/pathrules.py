@@ -1,4 +1,4 @@
-"""Which rules apply at a path, and whether the config excludes the path.
+"""The rules that apply at a path, and whether the config excludes the path.
 
 A history scan reads each blob once, but a rule may be limited to some paths
 (``paths``, ``exclude_paths``), so a blob seen at two paths can have

@@ -60,7 +60,7 @@ class GatewaySetVerifier:
 
     The gateways are asked in order until one reports live or restricted.
     A key is dead only when every gateway reports dead, because a 401 from one
-    gateway tells nothing about another.
+    gateway proves nothing about another.
     """
 
     def __init__(self, verifiers: Sequence[NewApiVerifier]) -> None:

@@ -119,7 +119,7 @@ def loggable_path(url: str) -> str:
 class HostGate:
     """Per-host pauses that a ``Retry-After`` requested, shared by all threads.
 
-    A 429 tells the client, not one request, to wait, so every request to
+    A 429 asks the client, not one request, to wait, so every request to
     that host waits. After ``give_up_after`` requests still got 429 when
     their retries ran out, the host is not asked again in this run: each
     further request fails at once instead of waiting in turn.
