@@ -114,34 +114,49 @@ class _Candidate(NamedTuple):
 
 
 class _CompiledRule:
-    """A rule with its regexes compiled, built the first time it is needed."""
+    """A rule with its regexes compiled, each the first time it is needed.
+
+    The path patterns come first: a rule that does not apply to a path never
+    needs its main regex there.
+    """
 
     def __init__(self, rule: Rule) -> None:
-        import regex
-
         self.rule = rule
-        self.pattern = regex.compile(rule.regex)
+        self._pattern: Any = None
         self._allow: list[Any] | None = None
         self.paths = _path_pattern(rule.paths_regex)
         self.exclude_paths = _path_pattern(rule.exclude_regex)
         self.path_key = (rule.paths_regex, rule.exclude_regex)
 
     @property
+    def pattern(self) -> Any:
+        """Return the rule's regex, compiled on first use."""
+        if self._pattern is None:
+            self._pattern = compile_pattern(self.rule.regex)
+        return self._pattern
+
+    @property
     def allow(self) -> list[Any]:
         """Return the allow regexes, compiled when a secret first needs them.
 
-        Most runs of a rule find nothing, and compiling a generic rule's dozen
-        allow regexes would cost the hook several milliseconds each time.
+        Most runs of a rule find nothing, so most runs need none of them.
         """
         if self._allow is None:
-            import regex
-
-            self._allow = [regex.compile(p) for p in self.rule.allow_regexes]
+            self._allow = [compile_pattern(p) for p in self.rule.allow_regexes]
         return self._allow
 
 
-def _path_pattern(text: str | None) -> re.Pattern[str] | None:
-    return None if text is None else re.compile(text)
+def _path_pattern(text: str | None) -> Any:
+    return None if text is None else compile_pattern(text)
+
+
+def compile_pattern(text: str) -> Any:
+    """Compile ``text`` with the regex module, through keyscan's compiled cache."""
+    # Imported here: the hook imports the regex module in a second thread
+    # while git runs, and an import at the top would wait for that thread.
+    from keyscan.regexcache import compile_pattern as compile_cached
+
+    return compile_cached(text)
 
 
 class Engine:
@@ -296,9 +311,7 @@ class Engine:
             return True
         if self._allow.regexes:
             if self._allow_patterns is None:
-                import regex
-
-                self._allow_patterns = [regex.compile(p) for p in self._allow.regexes]
+                self._allow_patterns = [compile_pattern(p) for p in self._allow.regexes]
             if any(p.search(candidate.secret) for p in self._allow_patterns):
                 return True
         return _allowed_by_comment(text, candidate.start, candidate.end)
@@ -501,7 +514,6 @@ def _issuer_from_context(lowered: str) -> str | None:
 
 def _hosts_in(text: str) -> tuple[str, ...]:
     """Return up to 10 distinct host names that URLs in ``text`` name."""
-    import re
 
     hosts: list[str] = []
     for found in re.finditer(

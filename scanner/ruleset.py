@@ -169,6 +169,11 @@ def load_rules(
     ruleset = _load_rules(files, inline, disabled)
     if cache_key:
         write_cached(cache_key, [tuple(rule) for rule in ruleset.rules])
+    # Validation compiled every pattern; keeping the results means no later
+    # run compiles these rules again.
+    from keyscan.regexcache import save_compiled
+
+    save_compiled()
     return ruleset
 
 
@@ -335,8 +340,8 @@ def path_regex(patterns: tuple[str, ...], where: str = "") -> str | None:
     """Return one regex that matches a path when any gitignore pattern does.
 
     pathspec translates each pattern, and only when rules are loaded without
-    the cache: importing pathspec costs about 50 ms, most of the hook's time
-    budget, while the translated regexes need only the re module.
+    the cache: importing pathspec costs more than the rest of the hook. The
+    engine runs the result with the regex module, so it is checked here.
     """
     if not patterns:
         return None
@@ -352,7 +357,11 @@ def path_regex(patterns: tuple[str, ...], where: str = "") -> str | None:
                 "list the paths to match, or to exclude, without '!'",
             )
         parts.append(pattern.regex.pattern.replace("(?P<ps_d>/)", "(?:/)"))
-    return "|".join(f"(?:{part})" for part in parts) if parts else None
+    if not parts:
+        return None
+    combined = "|".join(f"(?:{part})" for part in parts)
+    _check_regex(combined, f"{where} path patterns")
+    return combined
 
 
 def _keywords(table: Mapping[str, Any], where: str) -> tuple[str, ...]:
@@ -379,8 +388,10 @@ def _entropy(table: Mapping[str, Any], where: str) -> float | None:
 def _check_regex(text: str, where: str) -> int:
     import regex
 
+    from keyscan.regexcache import compile_pattern
+
     try:
-        return int(regex.compile(text).groups)
+        return int(compile_pattern(text).groups)
     except regex.error as error:
         raise RuleError(f"{where}: invalid regex: {error}") from error
 

@@ -73,29 +73,18 @@ def parse_fast_staged(args: list[str]) -> tuple[list[str], dict[str, object]] | 
 
 
 def _run_fast(paths: list[str], values: dict[str, object]) -> int:
-    import threading
+    # The regex module is imported later, only when a keyword occurs in the
+    # change: a commit that touches no credential-like word never needs it.
+    from keyscan.cli.run import ScanOptions
+    from keyscan.cli.staged import run_staged
+    from keyscan.config import parse_size
 
-    # Importing regex takes about 20 ms, and most commits need it. A thread
-    # imports it while the main thread waits for git, which releases the GIL.
-    warm = threading.Thread(target=_import_regex, name="import-regex")
-    warm.start()
-    try:
-        from keyscan.cli.run import ScanOptions
-        from keyscan.cli.staged import run_staged
-        from keyscan.config import parse_size
-
-        size = values.pop("max_file_size", None)
-        options = ScanOptions(**values)  # type: ignore[arg-type]
-        if size is not None:
-            options.max_file_size = parse_size(size)
-        setup_logging(0)
-        return run_staged(paths, options)
-    finally:
-        warm.join()
-
-
-def _import_regex() -> None:
-    import regex  # noqa: F401
+    size = values.pop("max_file_size", None)
+    options = ScanOptions(**values)  # type: ignore[arg-type]
+    if size is not None:
+        options.max_file_size = parse_size(size)
+    setup_logging(0)
+    return run_staged(paths, options)
 
 
 def _run_click(args: list[str]) -> int:

@@ -113,6 +113,7 @@ def execute(
         max_file_size=options.max_file_size or config.max_file_size,
     )
     findings = produce(context)
+    _save_compiled_patterns()
     if options.consume is not None:
         summary.duration_s = time.monotonic() - started
         return options.consume(findings, summary)
@@ -128,6 +129,13 @@ def execute(
     extra = {"rules": engine.ruleset.rules, "exit_code": int(code)}
     write_report(command, options, findings, summary, **extra)
     return code
+
+
+def _save_compiled_patterns() -> None:
+    # A run that compiled nothing never imported the cache module (or regex).
+    cache = sys.modules.get("keyscan.regexcache")
+    if cache is not None:
+        cache.save_compiled()
 
 
 def exit_code(findings: list[Finding], fail_on: str) -> ExitCode:
