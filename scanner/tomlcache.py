@@ -3,7 +3,8 @@
 Parsing TOML costs more than the whole scan of a typical commit: the tomllib
 import alone takes about 20 ms on the 2-core benchmark machine. So the parsed
 data is stored with ``marshal`` under the user's cache directory, keyed by the
-file's path, size and modification time. A stale or unreadable cache entry is ignored.
+file's path, size and modification time. A stale, unreadable or damaged
+entry is ignored.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ import sys
 import zlib
 from typing import Any
 
-_CACHE_VERSION = b"1"
+_CACHE_VERSION = b"2"
+# Each entry file starts with this tag, the payload's length and its CRC-32,
+# so a truncated or damaged file is a miss rather than a marshal error (a
+# damaged length field in marshal data can make it allocate gigabytes).
+_MAGIC = b"KSC2"
+_HEADER_SIZE = len(_MAGIC) + 8 + 4
 # Each edit of a config or rule file adds an entry; past this many, the
 # oldest half is removed when a new entry is written.
 _MAX_ENTRIES = 256
@@ -87,13 +93,32 @@ def read_cached(key: str) -> Any:
     """Return the value stored under ``key``, or None when there is none."""
     try:
         with open(_entry_path(key), "rb") as handle:
-            # The cache folder is the user's own; marshal reads only plain values.
-            entry = marshal.load(handle)  # noqa: S302
-    except (OSError, EOFError, ValueError, TypeError):
+            raw = handle.read()
+    except OSError:
+        return None
+    payload = _checked_payload(raw)
+    if payload is None:
+        return None
+    try:
+        # The cache folder is the user's own; marshal reads only plain values.
+        entry = marshal.loads(payload)  # noqa: S302
+    except (EOFError, ValueError, TypeError, MemoryError):
         return None
     if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == key:
         return entry[1]
     return None
+
+
+def _checked_payload(raw: bytes) -> bytes | None:
+    """Return the payload of an entry file, or None when the file is damaged."""
+    if len(raw) < _HEADER_SIZE or not raw.startswith(_MAGIC):
+        return None
+    length = int.from_bytes(raw[len(_MAGIC) : len(_MAGIC) + 8], "little")
+    checksum = int.from_bytes(raw[len(_MAGIC) + 8 : _HEADER_SIZE], "little")
+    payload = raw[_HEADER_SIZE:]
+    if len(payload) != length or zlib.crc32(payload) != checksum:
+        return None
+    return payload
 
 
 def write_cached(key: str, data: Any) -> None:
@@ -103,11 +128,16 @@ def write_cached(key: str, data: Any) -> None:
         payload = marshal.dumps((key, data))
     except ValueError:
         return  # datetime values cannot be marshalled; such files are re-parsed
+    header = (
+        _MAGIC
+        + len(payload).to_bytes(8, "little")
+        + zlib.crc32(payload).to_bytes(4, "little")
+    )
     try:
         os.makedirs(os.path.dirname(entry), exist_ok=True)
         temporary = f"{entry}.{os.getpid()}.tmp"
         with open(temporary, "wb") as handle:
-            handle.write(payload)
+            handle.write(header + payload)
         os.replace(temporary, entry)
         _prune(os.path.dirname(entry))
     except OSError:
