@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from keyscan import text as textmod
 from keyscan.findings import fingerprint, redact
-from keyscan.ruleset import Rule, RuleSet
+from keyscan.ruleset import Rule, RuleSet, ascii_regex
 
 # Characters of context searched around a keyword on long lines, before and
 # after it. Every rule's match must fit in this window around its keyword.
@@ -26,7 +26,18 @@ _MULTILINE_AFTER = 20000
 # On binary data only precise rules run; generic assignment rules would turn
 # random bytes into noise.
 _BINARY_MIN_PRIORITY = 20
+# Rules of at least this priority match exact key formats. They run on a copy
+# of the text in which escape sequences (\n, \u0022, %20, ...) are blanked, so
+# a key written right after one, as in "key:\nsk-..." or "Bearer%20sk-...",
+# still has a boundary before it. Generic rules, multi-line rules and rules
+# whose regex itself matches a backslash or a percent sign see the text as it
+# is, because their matches may contain such sequences.
+_EXACT_MIN_PRIORITY = 30
+_ESCAPE = r"\\(?:u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|.)|%[0-9A-Fa-f]{2}"
 _SNIPPET_CONTEXT = 40
+# Snippets redact other tokens of at least this many key characters.
+_MIN_MASKED = 16
+_KEY_LIKE = r"[A-Za-z0-9_+/=.~-]{16,}"
 # A rule runs once over the whole text, instead of once per window, when its
 # keywords occur more than this many times. It also does so when its windows
 # cover more than half of the text, because one regex pass then costs less.
@@ -127,12 +138,18 @@ class _CompiledRule:
         self.paths = _path_pattern(rule.paths_regex)
         self.exclude_paths = _path_pattern(rule.exclude_regex)
         self.path_key = (rule.paths_regex, rule.exclude_regex)
+        self.unescaped = (
+            rule.priority >= _EXACT_MIN_PRIORITY
+            and not rule.multiline
+            and "\\\\" not in rule.regex
+            and "%" not in rule.regex
+        )
 
     @property
     def pattern(self) -> Any:
         """Return the rule's regex, compiled on first use."""
         if self._pattern is None:
-            self._pattern = compile_pattern(self.rule.regex)
+            self._pattern = compile_pattern(ascii_regex(self.rule.regex))
         return self._pattern
 
     @property
@@ -234,6 +251,7 @@ class Engine:
         deadline = time.monotonic() + self._unit_timeout_s
         candidates: list[_Candidate] = []
         timed_out: list[str] = []
+        unescaped: str | None = None
         # Exact key formats (high priority) run first, generic rules last.
         rule_indexes.sort(key=lambda i: (-self._rules[i].priority, i))
         for index in rule_indexes:
@@ -245,10 +263,17 @@ class Engine:
                 continue
             if timed_out:
                 deadline = max(deadline, time.monotonic() + _GRACE_S)
+            subject = text
+            if compiled.unescaped:
+                if unescaped is None:
+                    unescaped = _blank_escapes(text)
+                subject = unescaped
             try:
                 offsets = _keyword_offsets(rule, found, lowered)
                 # extend keeps the candidates yielded before a timeout.
-                candidates.extend(self._run_rule(compiled, text, offsets, deadline))
+                candidates.extend(
+                    self._run_rule(compiled, text, subject, offsets, deadline)
+                )
             except TimeoutError:
                 timed_out.append(rule.id)
         skipped = None
@@ -283,9 +308,15 @@ class Engine:
         self,
         compiled: _CompiledRule,
         text: str,
+        subject: str,
         offsets: list[tuple[int, int]],
         deadline: float,
     ) -> Iterable[_Candidate]:
+        """Yield the rule's candidates, matched in ``subject``, read from ``text``.
+
+        ``subject`` is ``text`` or a copy of the same length (see
+        ``_blank_escapes``), so spans are valid in both.
+        """
         rule = compiled.rule
         group = rule.secret_group
         seen: set[tuple[int, int]] = set()
@@ -295,9 +326,11 @@ class Engine:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            for found in compiled.pattern.finditer(text, start, end, timeout=remaining):
+            for found in compiled.pattern.finditer(
+                subject, start, end, timeout=remaining
+            ):
                 span = found.span(group)
-                secret = found.group(group)
+                secret = text[span[0] : span[1]]
                 if not secret or span in seen:
                     continue
                 if whole_text and not rule.multiline and _spans_lines(found.group(0)):
@@ -383,6 +416,13 @@ def _windows(
     if 2 * sum(end - start for start, end in merged) > len(text):
         return None
     return merged
+
+
+def _blank_escapes(text: str) -> str:
+    """Return ``text`` with escape sequences replaced by spaces of equal length."""
+    if "\\" not in text and "%" not in text:
+        return text
+    return re.sub(_ESCAPE, lambda found: " " * len(found.group()), text, flags=re.S)
 
 
 def shannon_entropy(value: str) -> float:
@@ -542,15 +582,37 @@ def _snippet(
         other = kept[index]
         if other.start >= end:
             break
-        pieces.append(text[cursor : max(cursor, other.start)])
+        pieces.append(_mask_tokens(text[cursor : max(cursor, other.start)]))
         pieces.append(redact(other.secret) if other.start >= start else "...")
         cursor = max(cursor, other.end)
     if cursor < end:
-        pieces.append(text[cursor:end])
+        pieces.append(_mask_tokens(text[cursor:end]))
     body = "".join(pieces).strip()
     prefix = "..." if start > line_start else ""
     suffix = "..." if end < line_end else ""
     return _printable(prefix + body + suffix)
+
+
+def _mask_tokens(context: str) -> str:
+    """Redact key-like tokens in a snippet's context around the finding.
+
+    Only the findings' own secrets are known, and a key that no rule caught
+    (or one that an allow marker accepted) may stand on the same line. A run
+    of 16 or more key characters that mixes letters and digits and looks
+    random is shown redacted as well.
+    """
+    if len(context) < _MIN_MASKED:
+        return context
+
+    def mask(found: re.Match[str]) -> str:
+        token = found.group()
+        if token.isalpha() or token.isdigit() or shannon_entropy(token) < 3.0:
+            return token
+        if not any(c.isdigit() for c in token) or not any(c.isalpha() for c in token):
+            return token
+        return redact(token)
+
+    return re.sub(_KEY_LIKE, mask, context)
 
 
 def _printable(value: str) -> str:

@@ -261,7 +261,7 @@ def parse_rule(table: Mapping[str, Any], source: str) -> Rule:
         )
 
     regex_text = _require_str(table, "regex", where)
-    groups = _check_regex(regex_text, where)
+    groups = _check_regex(ascii_regex(regex_text), where)
     secret_group = _get(table, "secret_group", int, 1 if groups else 0, where)
     if not 0 <= secret_group <= groups:
         raise RuleError(f"{where}: secret_group {secret_group} exceeds {groups}")
@@ -383,6 +383,16 @@ def _entropy(table: Mapping[str, Any], where: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise RuleError(f"{where}: entropy must be a non-negative number")
     return float(value)
+
+
+def ascii_regex(text: str) -> str:
+    """Return the pattern that the engine compiles for a rule's ``regex``.
+
+    Rules match with ASCII classes: keys are ASCII, and a letter of another
+    script right before or after a key (as in Chinese text) must not count
+    as part of it for ``\\w``, ``\\b`` or ``\\d``.
+    """
+    return "(?a)" + text
 
 
 def _check_regex(text: str, where: str) -> int:
