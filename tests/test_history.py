@@ -157,6 +157,33 @@ def test_history_malformed_header_and_latin1_author(
     assert "Traceback" not in result.stderr
 
 
+def test_history_message_in_declared_encoding(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    repo.write("README.md", "# tools\n")
+    _commit(repo, "Initial commit", 9)
+    key = keys.gateway()
+    repo.write("notes.txt", "résumé\n")
+    repo.add()
+    tree = _git(repo, "write-tree")
+    parent = _git(repo, "rev-parse", "HEAD")
+    raw = (
+        f"tree {tree}\nparent {parent}\n".encode()
+        + b"author Ren\xe9 <rene@example.invalid> 1288373970 +0200\n"
+        + b"committer Ren\xe9 <rene@example.invalid> 1288373970 +0200\n"
+        + b"encoding ISO-8859-1\n"
+        + f"\nAdd r\xe9sum\xe9 key={key}\n".encode("latin-1")
+    )
+    odd = repo.git("hash-object", "-t", "commit", "-w", "--stdin", input=raw).strip()
+    repo.git("update-ref", "refs/heads/main", odd)
+
+    result = _history(run_keyscan, repo)
+    (finding,) = result.json()["findings"]
+    assert finding["commit"] == odd
+    assert finding["author_name"] == "René"
+    assert "résumé" in finding["snippet"]
+
+
 def test_history_side_branch_deleted_and_renamed_keys(
     repo: Repo, keys: KeyGen, run_keyscan: Any
 ) -> None:

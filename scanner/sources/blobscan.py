@@ -109,10 +109,22 @@ class ObjectScanner:
             if data is None:
                 continue
             header, _, message = data.partition(b"\n\n")
-            matches = self._engine.scan(message, None).matches
+            matches = self._scan_message(header, message)
             if matches:
                 found.append(MessageMatches(oid, ref, person_of(header), matches))
         return BatchResult([], found)
+
+    def _scan_message(self, header: bytes, message: bytes) -> list[Match]:
+        """Scan a message in the encoding its header names, else as any text."""
+        encoding = header_encoding(header)
+        if encoding is not None:
+            try:
+                text = message.decode(encoding)
+            except UnicodeDecodeError:
+                pass  # the header is wrong; let the engine guess
+            else:
+                return self._engine.scan_text(text, None, encoding=encoding).matches
+        return self._engine.scan(message, None).matches
 
 
 def _unread_reason(oid: str, size: int, max_size: int) -> str:
@@ -128,17 +140,28 @@ def person_of(header: bytes) -> Person | None:
     the header's ``encoding`` (UTF-8 by default) keeps its bytes as escapes,
     such as ``Ren\\xe9``, and a malformed date is shown as written.
     """
-    encoding = "utf-8"
     line = None
     for row in header.split(b"\n"):
         key, _, value = row.partition(b" ")
-        if key in (b"author", b"tagger") and line is None:
+        if key in (b"author", b"tagger"):
             line = value
-        elif key == b"encoding":
-            encoding = _codec(value.decode("ascii", "replace").strip())
+            break
     if line is None:
         return None
-    return _person(line, encoding)
+    return _person(line, header_encoding(header) or "utf-8")
+
+
+def header_encoding(header: bytes) -> str | None:
+    """Return the codec that an object header's ``encoding`` line names, if any.
+
+    git writes that line when a commit was made with ``i18n.commitEncoding``
+    set to something other than UTF-8. An unknown name counts as UTF-8.
+    """
+    for row in header.split(b"\n"):
+        key, _, value = row.partition(b" ")
+        if key == b"encoding":
+            return _codec(value.decode("ascii", "replace").strip())
+    return None
 
 
 def _codec(name: str) -> str:
