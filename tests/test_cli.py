@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from keyscan.cli.entry import parse_fast_staged
+from keyscan.config import parse_size
 from keyscan.errors import ExitCode
 from keyscan.report import FORMATS
 from tests.conftest import Repo
@@ -146,6 +147,55 @@ def test_oversized_file_is_skipped_with_note(
     assert skipped[0]["path"] == "big.txt"
     assert "over the size limit" in skipped[0]["reason"]
     assert "skipped 1" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "size", ["99999999999999999999999GiB", "9" * 400, str(2**40 + 1), "1025GiB"]
+)
+def test_max_file_size_too_large_exits_two(
+    tmp_path: Path, run_keyscan: Any, size: str
+) -> None:
+    (tmp_path / "a.txt").write_text("x\n")
+    result = run_keyscan(["scan", "--max-file-size", size, "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    assert f"--max-file-size: size '{size}' is too large" in result.stderr
+    assert "from 1 byte to 1024GiB" in result.stderr
+    assert "KiB, MiB, GiB" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_max_file_size_too_large_in_config(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / ".keyscan.toml").write_text("max_file_size = 99999999999999999999\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    assert ".keyscan.toml: size 99999999999999999999 is too large" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ("10MB", 10_000_000),
+        ("1KB", 1000),
+        ("100B", 100),
+        ("1 MiB", 2**20),
+        ("1mib", 2**20),
+        ("1.5GB", 1_500_000_000),
+        ("2gib", 2 * 2**30),
+        ("1024GiB", 2**40),
+        ("4096", 4096),
+    ],
+)
+def test_parse_size_accepts_units(size: str, expected: int) -> None:
+    assert parse_size(size) == expected
+
+
+def test_max_file_size_help_lists_units(run_keyscan: Any, tmp_path: Path) -> None:
+    for command in (["scan"], ["baseline", "create"]):
+        result = run_keyscan([*command, "--help"], tmp_path)
+        text = " ".join(result.stdout.split())
+        for unit in ("B,", "KB,", "MB,", "GB", "KiB,", "MiB,", "GiB"):
+            assert unit in text, (command, unit)
+        assert "at most 1024GiB" in text
 
 
 def test_fingerprint_survives_moving_lines(

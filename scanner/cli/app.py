@@ -8,6 +8,7 @@ import click
 
 from keyscan import __version__
 from keyscan.cli.options import config_option, make_options, scan_options
+from keyscan.config import MAX_FILE_SIZE_TEXT, SIZE_FORMAT
 
 # Commands whose module is imported only when the command runs or is listed
 # in the help, so that the other commands never pay for their imports.
@@ -242,8 +243,9 @@ def _baseline_source_options(function: Any) -> Any:
         click.option(
             "--max-file-size",
             metavar="SIZE",
-            help="Skip files larger than SIZE: bytes, or a number with KiB, MiB "
-            "or GiB.",
+            help=f"Skip files larger than SIZE: {SIZE_FORMAT}; at most "
+            f"{MAX_FILE_SIZE_TEXT} "
+            "[default: 25MiB].",
         ),
     ]
     for decorator in reversed(decorators):
