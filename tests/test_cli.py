@@ -135,6 +135,64 @@ def test_gitignored_files_are_skipped(
     assert [f["path"] for f in result.json()["findings"]] == ["app.env"]
 
 
+def test_gitignored_files_counted_in_note(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    repo.write(".gitignore", ".env\nbuild/\n")
+    repo.write(".env", f"KEY={keys.gateway()}\n")
+    repo.write("build/sub/out.env", f"KEY={keys.gateway()}\n")
+    repo.write("app.py", "x = 1\n")
+    result = run_keyscan(["scan", "--format", "json"], repo.path)
+    assert result.code == ExitCode.CLEAN, result
+    summary = result.json()["summary"]
+    assert summary["gitignored"] == {"files": 1, "folders": 1}
+    note = "1 file and 1 folder ignored by .gitignore were not scanned"
+    assert any(note in text for text in summary["notes"])
+    assert note in result.stderr
+
+
+@pytest.mark.parametrize("named", ["build", "build/sub", "build/sub/out.env"])
+def test_named_gitignored_path_is_scanned(
+    repo: Repo, keys: KeyGen, run_keyscan: Any, named: str
+) -> None:
+    repo.write(".gitignore", "build/\n")
+    repo.write("build/sub/out.env", f"KEY={keys.gateway()}\n")
+    result = run_keyscan(["scan", "--format", "json", named], repo.path)
+    assert result.code == ExitCode.FINDINGS, result
+    assert [f["path"] for f in result.json()["findings"]] == ["build/sub/out.env"]
+    assert "gitignored" not in result.json()["summary"]
+
+
+@pytest.mark.parametrize("target", ["folder", "file"])
+def test_named_symlink_is_skipped_with_reason(
+    repo: Repo, keys: KeyGen, run_keyscan: Any, tmp_path: Path, target: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "o.env").write_text(f"KEY={keys.gateway()}\n")
+    linked = outside if target == "folder" else outside / "o.env"
+    (repo.path / "link-out").symlink_to(linked)
+    result = run_keyscan(["scan", "--format", "json", "link-out"], repo.path)
+    assert result.code == ExitCode.CLEAN, result
+    assert result.json()["findings"] == []
+    assert result.json()["summary"]["skipped"] == [
+        {"path": "link-out", "reason": "symbolic link, not followed; name its target"}
+    ]
+    assert "symbolic link, not followed; name its target" in result.stderr
+
+
+def test_symlink_in_folder_is_no_submodule(
+    repo: Repo, run_keyscan: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "outside").mkdir()
+    (repo.path / "link-out").symlink_to(tmp_path / "outside")
+    repo.write("app.py", "x = 1\n")
+    result = run_keyscan(["scan", "--format", "json", "."], repo.path)
+    assert result.code == ExitCode.CLEAN, result
+    assert result.json()["summary"]["skipped"] == []
+    assert result.json()["summary"]["files_scanned"] == 1
+
+
 def test_oversized_file_is_skipped_with_note(
     tmp_path: Path, keys: KeyGen, run_keyscan: Any
 ) -> None:

@@ -56,7 +56,8 @@ def cli(verbose: int) -> None:
 def scan(paths: tuple[str, ...], **params: Any) -> None:
     """Scan files and folders on disk (default: the current folder).
 
-    Inside a git work tree a folder's .gitignore is honoured.
+    Inside a git work tree the files that .gitignore ignores are skipped and
+    counted, unless named here. Symbolic links are not followed.
     """
     from keyscan.cli.scan import run_scan
 
