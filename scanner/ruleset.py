@@ -152,21 +152,26 @@ def load_rules(
     *,
     inline: Iterable[Mapping[str, Any]] = (),
     disabled: Iterable[str] = (),
+    config_path: str | None = None,
 ) -> RuleSet:
     """Load and validate rules from TOML files and inline tables.
 
-    A rule whose id repeats an earlier one replaces it, so a user's rule file
-    can override a built-in rule. Ids in ``disabled`` are dropped; an unknown
+    A rule whose id repeats one from an earlier file replaces it, so a
+    user's rule file can override a built-in rule, and the inline rules
+    override every file. An id repeated within one file, or within the
+    inline rules, is an error. Ids in ``disabled`` are dropped; an unknown
     id there is an error, because a typo would silently keep the rule on.
+    ``config_path`` is the config file that holds ``inline`` and
+    ``disabled``, named in their errors.
     """
     files = list(files)
     inline = list(inline)
     disabled = list(disabled)
-    cache_key = _cache_key(files, inline, disabled)
+    cache_key = _cache_key(files, inline, disabled, config_path)
     cached = read_cached(cache_key) if cache_key else None
     if isinstance(cached, list):
         return RuleSet(tuple(Rule(*fields) for fields in cached))
-    ruleset = _load_rules(files, inline, disabled)
+    ruleset = _load_rules(files, inline, disabled, config_path or "config")
     if cache_key:
         write_cached(cache_key, [tuple(rule) for rule in ruleset.rules])
     # Validation compiled every pattern; keeping the results means no later
@@ -178,7 +183,10 @@ def load_rules(
 
 
 def _cache_key(
-    files: list[str], inline: list[Mapping[str, Any]], disabled: list[str]
+    files: list[str],
+    inline: list[Mapping[str, Any]],
+    disabled: list[str],
+    config_path: str | None,
 ) -> str | None:
     # Validated rules are cached, so a warm start neither parses TOML nor
     # compiles a regex until a keyword occurs in the scanned text.
@@ -189,11 +197,14 @@ def _cache_key(
     except OSError:
         return None  # the uncached path reports the missing file
     fields = ",".join(Rule._fields)
-    return repr(("rules", fields, stamps, inline, disabled))
+    return repr(("rules", fields, stamps, inline, disabled, config_path))
 
 
 def _load_rules(
-    files: list[str], inline: list[Mapping[str, Any]], disabled: list[str]
+    files: list[str],
+    inline: list[Mapping[str, Any]],
+    disabled: list[str],
+    config_path: str,
 ) -> RuleSet:
     from keyscan.tomlcache import load_toml, toml_decode_error
 
@@ -213,12 +224,9 @@ def _load_rules(
                 f"rule file {path} is not valid UTF-8 (byte {error.start})",
                 "TOML files must be UTF-8; save the file as UTF-8",
             ) from error
-        for table in _rule_tables(data, path):
-            rule = parse_rule(table, path)
-            rules[rule.id] = rule
-    for table in inline:
-        rule = parse_rule(table, "config")
-        rules[rule.id] = rule
+        tables = _rule_tables(data, path)
+        _add_rules(rules, [parse_rule(table, path) for table in tables], path)
+    _add_rules(rules, [parse_rule(table, config_path) for table in inline], config_path)
     for rule_id in disabled:
         if rules.pop(rule_id, None) is None:
             raise RuleError(
@@ -226,6 +234,20 @@ def _load_rules(
                 "run 'keyscan rules' to list the rule ids",
             )
     return RuleSet(tuple(rules.values()))
+
+
+def _add_rules(rules: dict[str, Rule], new: list[Rule], source: str) -> None:
+    """Add the rules of one file to ``rules``, replacing rules of earlier files."""
+    seen: set[str] = set()
+    for rule in new:
+        if rule.id in seen:
+            raise RuleError(
+                f"{source}: rule id {rule.id!r} is defined more than once",
+                "give each rule in one file its own id; to replace a built-in "
+                "rule, define its id once, in a rule file or in the config",
+            )
+        seen.add(rule.id)
+        rules[rule.id] = rule
 
 
 def load_default_rules() -> RuleSet:

@@ -103,6 +103,18 @@ def test_invalid_rule_file_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
     assert "rule id 'Bad Id' is invalid" in result.stderr
 
 
+def test_duplicate_inline_rule_id_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
+    rule = (
+        "[[rules]]\nid = 'acme-token'\ndescription = 'Acme token'\n"
+        "regex = '(acme_[0-9a-f]{16})'\nkeywords = ['acme_']\n"
+    )
+    (tmp_path / ".keyscan.toml").write_text(rule + rule)
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    config = str(tmp_path / ".keyscan.toml")
+    assert f"{config}: rule id 'acme-token' is defined more than once" in result.stderr
+
+
 def test_missing_config_file_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
     result = run_keyscan(["scan", "--config", "nope.toml", "."], tmp_path)
     assert result.code == ExitCode.ERROR

@@ -84,6 +84,7 @@ def build_engine(config: Config) -> Engine:
         [*default_pack_files(), *config.rule_files],
         inline=config.rules,
         disabled=config.disable_rules,
+        config_path=config.source,
     )
     allow = AllowList(config.allow_secrets, config.allow_fingerprints)
     return Engine(ruleset, allow)
