@@ -146,7 +146,11 @@ def parse_config(data: Mapping[str, Any], path: str) -> Config:
     folder = os.path.dirname(os.path.abspath(path))
     rules = data.get("rules", [])
     if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
-        raise ConfigError(f"{path}: 'rules' must be an array of tables ([[rules]])")
+        raise ConfigError(
+            f"{path}: 'rules' must be an array of tables ([[rules]])",
+            "write inline rules as [[rules]] tables; to load rule files, "
+            'use rule_files = ["my-rules.toml"]',
+        )
     sections = {}
     for name in _SECTIONS:
         value = data.get(name, {})

@@ -115,6 +115,33 @@ def test_duplicate_inline_rule_id_exits_two(tmp_path: Path, run_keyscan: Any) ->
     assert f"{config}: rule id 'acme-token' is defined more than once" in result.stderr
 
 
+def test_rule_file_without_examples_loads(tmp_path: Path, run_keyscan: Any) -> None:
+    # The setting and the optional examples as rules/README.md documents them.
+    (tmp_path / "my-rules.toml").write_text(
+        "[[rules]]\nid = 'acme-token'\ndescription = 'Acme token'\n"
+        "regex = '(acme_[0-9a-f]{16})'\nkeywords = ['acme_']\n"
+    )
+    (tmp_path / ".keyscan.toml").write_text('rule_files = ["my-rules.toml"]\n')
+    (tmp_path / "app.env").write_text("ACME=acme_0123456789abcdef\n")
+    result = run_keyscan(["scan", "--format", "json", "."], tmp_path)
+    assert result.code == ExitCode.FINDINGS, result
+    assert [f["rule_id"] for f in result.json()["findings"]] == ["acme-token"]
+
+
+def test_rules_list_of_files_hints_rule_files(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / ".keyscan.toml").write_text('rules = ["my-rules.toml"]\n')
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    assert "'rules' must be an array of tables" in result.stderr
+    assert 'rule_files = ["my-rules.toml"]' in result.stderr
+
+
+def test_rules_readme_names_rule_files() -> None:
+    text = (README.parent / "rules" / "README.md").read_text(encoding="utf-8")
+    assert 'rule_files = ["my-rules.toml"]' in text
+    assert 'rules = ["' not in text.replace('rule_files = ["', "")
+
+
 def test_missing_config_file_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
     result = run_keyscan(["scan", "--config", "nope.toml", "."], tmp_path)
     assert result.code == ExitCode.ERROR
