@@ -167,7 +167,8 @@ def revoke(
 
     Needs MODELSTREAM_ACCESS_TOKEN (the owner's access token) and, for
     new-api versions from 2024-07 to 2026-07, MODELSTREAM_USER_ID. Exit 1
-    when any key may still work (not owned, still answering, failed).
+    when any key may still work (planned in a dry run, not owned, still
+    answering, failed).
     """
     from keyscan.cli.verify import run_revoke
 

@@ -22,7 +22,6 @@ from keyscan.revoke import (
     ALREADY_DEAD,
     DELETED,
     DISABLED,
-    PLANNED,
     RevocationResult,
     revoke_keys,
 )
@@ -31,9 +30,9 @@ from keyscan.verify.runner import GATEWAY_ALIASES, classify_secret, verify_findi
 
 logger = logging.getLogger(__name__)
 
-# Revocation outcomes after which the key is no longer usable, or nothing
-# was asked to change it.
-SETTLED = frozenset({PLANNED, ALREADY_DEAD, DISABLED, DELETED})
+# Revocation outcomes after which the key no longer works. A planned
+# revocation (a dry run) leaves the key working, so it is not one of them.
+SETTLED = frozenset({ALREADY_DEAD, DISABLED, DELETED})
 
 
 def read_keys(stream: TextIO) -> list[str]:
@@ -207,7 +206,11 @@ def run_revoke(
     format: str,
     stdin: TextIO | None = None,
 ) -> int:
-    """Revoke the keys on stdin; exit 1 when any key may still be usable."""
+    """Revoke the keys on stdin; exit 1 when any key may still be usable.
+
+    A dry run exits 1 whenever it plans a revocation, because the planned
+    key still works.
+    """
     import json
 
     config = load_config(os.getcwd(), config_path)
