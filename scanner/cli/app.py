@@ -274,15 +274,22 @@ def baseline() -> None:
     type=click.Path(dir_okay=False),
     help="Baseline file to write.",
 )
-def baseline_create(output: str, **params: Any) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the baseline file if it exists; without it, an existing "
+    "file is an error.",
+)
+def baseline_create(output: str, force: bool, **params: Any) -> None:
     """Record the current findings in a new baseline file.
 
     PATHS are scanned as 'keyscan scan' does (default: the current folder),
-    or the git history with --history.
+    or the git history with --history. An existing baseline file is kept
+    unless --force is given; 'keyscan baseline update' adds to it.
     """
     from keyscan.cli.baseline import create_baseline
 
-    raise SystemExit(create_baseline(_baseline_request(output, params)))
+    raise SystemExit(create_baseline(_baseline_request(output, params), force=force))
 
 
 @baseline.command("update")
