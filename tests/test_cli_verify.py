@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import random
@@ -144,6 +145,34 @@ def test_cli_scan_revoke_delete_audit_log(
     assert lines[0]["action"] == "dry-run"
     assert lines[-1]["outcome"] == "deleted"
     assert key not in log.read_text()
+
+
+@pytest.mark.usefixtures("gateway_env")
+def test_cli_audit_log_fingerprint_matches_scan(
+    fake_gateway: TokenApiServer,
+    run_keyscan: Any,
+    repo: Repo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = fake_gateway.state
+    user = state.add_user()
+    key = state.add_token(user)
+    monkeypatch.setenv("MODELSTREAM_ACCESS_TOKEN", user.access_token)
+    repo.write(".env", f"NEWAPI_KEY={key}\n")
+    [finding] = run_keyscan(["scan", "--format", "json", "."], repo.path).json()[
+        "findings"
+    ]
+    log = tmp_path / "audit.jsonl"
+    run_keyscan(["scan", "--revoke", "--audit-log", str(log), "."], repo.path)
+    _stdin(monkeypatch, [key])
+    run_keyscan(["revoke", "--audit-log", str(log)], tmp_path)
+    from_scan, from_stdin = [json.loads(line) for line in log.read_text().splitlines()]
+    assert from_scan["fingerprint"] == finding["fingerprint"]
+    assert from_stdin["fingerprint"] == finding["fingerprint"]
+    key_hash = hashlib.sha256(key.encode()).hexdigest()[:32]
+    assert from_scan["key_sha256_prefix"] == key_hash
+    assert from_stdin["key_sha256_prefix"] == key_hash
 
 
 @pytest.mark.usefixtures("gateway_env")

@@ -134,8 +134,8 @@ def verify_scan_findings(
     verified = verify_findings(findings, context.config, rule_verifiers=rule_verifiers)
     context.summary.extra["verification"] = count_statuses(verified)
     if options.revoke:
-        keys = [f.secret for f in verified if _revocable(f, rule_verifiers)]
-        results = _revoke(keys, context.config, options)
+        revocable = [f for f in verified if _revocable(f, rule_verifiers)]
+        results = _revoke(revocable, context.config, options)
         context.summary.extra["revocations"] = [r.to_dict() for r in results]
     return verified
 
@@ -146,16 +146,17 @@ def _revocable(finding: Finding, rule_verifiers: dict[str, str | None]) -> bool:
 
 
 def _revoke(
-    keys: list[str], config: Config, options: ScanOptions
+    findings: list[Finding], config: Config, options: ScanOptions
 ) -> list[RevocationResult]:
-    if not keys:
+    if not findings:
         return []
     results = revoke_keys(
-        keys,
+        [f.secret for f in findings],
         config,
         yes=options.yes,
         delete=options.delete,
         audit_log=options.audit_log,
+        fingerprints=_fingerprints(findings),
     )
     for result in results:
         print(f"keyscan: revoke: {format_revocation(result)}", file=sys.stderr)
@@ -165,6 +166,14 @@ def _revoke(
             file=sys.stderr,
         )
     return results
+
+
+def _fingerprints(findings: Sequence[Finding]) -> dict[str, str]:
+    """Map each finding's secret to its fingerprint; the first finding wins."""
+    mapping: dict[str, str] = {}
+    for finding in findings:
+        mapping.setdefault(finding.secret, finding.fingerprint)
+    return mapping
 
 
 def _gateway_keys(lines: list[str]) -> list[str]:
@@ -215,8 +224,17 @@ def run_revoke(
 
     config = load_config(os.getcwd(), config_path)
     keys = _gateway_keys(read_keys(stdin or sys.stdin))
+    # The audit log records each key's fingerprint as a scan would report it,
+    # so the rules decide the rule id as they do in 'keyscan verify'.
+    findings = findings_from_keys(keys, build_engine(config)) if keys else []
     results = revoke_keys(
-        keys, config, gateway=gateway, yes=yes, delete=delete, audit_log=audit_log
+        keys,
+        config,
+        gateway=gateway,
+        yes=yes,
+        delete=delete,
+        audit_log=audit_log,
+        fingerprints=_fingerprints(findings),
     )
     if format == "json":
         payload = {"revocations": [r.to_dict() for r in results]}
