@@ -106,7 +106,10 @@ def load_config(root: str, explicit: str | None = None) -> Config:
         tool = data.get("tool", {})
         data = tool.get("keyscan", {}) if isinstance(tool, dict) else {}
         if not isinstance(data, dict):
-            raise ConfigError(f"{path}: [tool.keyscan] must be a table")
+            raise ConfigError(
+                f"{path}: [tool.keyscan] must be a table",
+                "write the settings under a [tool.keyscan] header",
+            )
     return parse_config(data, path)
 
 
@@ -121,7 +124,8 @@ def _read(path: str, explicit: bool) -> dict[str, Any]:
         ) from error
     except OSError as error:
         raise ConfigError(
-            f"cannot read config file {path}: {error.strerror}"
+            f"cannot read config file {path}: {error.strerror}",
+            "check the file's permissions, or pass another file with --config",
         ) from error
     except UnicodeDecodeError as error:
         raise ConfigError(
@@ -155,7 +159,10 @@ def parse_config(data: Mapping[str, Any], path: str) -> Config:
     for name in _SECTIONS:
         value = data.get(name, {})
         if not isinstance(value, dict):
-            raise ConfigError(f"{path}: '{name}' must be a table")
+            raise ConfigError(
+                f"{path}: '{name}' must be a table, not {value!r}",
+                f"write it as a [{name}] table",
+            )
         sections[name] = value
     return Config(
         source=path,
@@ -191,7 +198,10 @@ def _regexes(data: Mapping[str, Any], path: str) -> tuple[str, ...]:
             re.compile(pattern)
         except re.error as error:
             raise ConfigError(
-                f"{path}: invalid regex in allow_secrets {pattern!r}: {error}"
+                f"{path}: invalid regex in allow_secrets {pattern!r}: {error}",
+                "fix the pattern at the position shown and write it in single "
+                "quotes, so TOML keeps backslashes; test it with: python3 -c "
+                "\"import re; re.compile(r'PATTERN')\"",
             ) from error
     return patterns
 

@@ -93,6 +93,98 @@ def test_invalid_config_exits_two(
     assert result.stderr.count("\n") <= 2
 
 
+_RULE_TABLE = "[[rules]]\nid = 'bad'\ndescription = 'x'\nkeywords = ['abc']\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(
+            _RULE_TABLE + "regex = '(abc'\n", "invalid regex '(abc'", id="regex"
+        ),
+        pytest.param(
+            _RULE_TABLE + "regex = 'a'\n[rules.allow]\nregexes = ['[b']\n",
+            "invalid regex '[b'",
+            id="allow-regex",
+        ),
+        pytest.param(
+            _RULE_TABLE + "regex = '(a)'\nsecret_group = 2\n",
+            "secret_group 2 is out of range",
+            id="group",
+        ),
+        pytest.param(
+            _RULE_TABLE + "regex = 'a'\npriority = 'high'\n",
+            "priority must be of type int",
+            id="type",
+        ),
+        pytest.param(_RULE_TABLE, "missing or empty regex", id="missing"),
+        pytest.param(
+            _RULE_TABLE + "regex = 'a'\npaths = 'x'\n",
+            "paths must be a list of strings, not 'x'",
+            id="list",
+        ),
+        pytest.param(
+            _RULE_TABLE + "regex = 'a'\nentropy = -1\n",
+            "entropy must be a non-negative number, not -1",
+            id="entropy",
+        ),
+        pytest.param(
+            _RULE_TABLE + "regex = 'a'\n[rules.allow]\nwords = []\n",
+            "unknown keys in allow: words",
+            id="allow-key",
+        ),
+        pytest.param("version = 1\n", "unknown top-level keys: version", id="top"),
+        pytest.param("rules = 1\n", "'rules' must be an array", id="rules"),
+        pytest.param("rules = [\n", "invalid TOML in rule file", id="toml"),
+    ],
+)
+def test_rule_file_errors_name_file_and_fix(
+    tmp_path: Path, run_keyscan: Any, content: str, message: str
+) -> None:
+    (tmp_path / "extra.toml").write_text(content)
+    (tmp_path / ".keyscan.toml").write_text("rule_files = ['extra.toml']\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    error, hint = result.stderr.splitlines()[:2]
+    assert str(tmp_path / "extra.toml") in error
+    assert message in error
+    assert hint.startswith("keyscan: hint: ")
+
+
+def test_invalid_rule_regex_hint_shows_test(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / ".keyscan.toml").write_text(_RULE_TABLE + "regex = '(abc'\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    assert "regex.compile(r'PATTERN')" in result.stderr
+
+
+def test_inline_rule_error_names_config(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / ".keyscan.toml").write_text(_RULE_TABLE + "regex = '(abc'\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    config = str(tmp_path / ".keyscan.toml")
+    assert f"error: {config}: rule 'bad': invalid regex" in result.stderr
+    assert "config: rule" not in result.stderr
+
+
+def test_unknown_disabled_rule_names_config(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / ".keyscan.toml").write_text("disable_rules = ['nope']\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    config = str(tmp_path / ".keyscan.toml")
+    assert f"{config}: disable_rules names an unknown rule id: 'nope'" in result.stderr
+    assert "keyscan rules" in result.stderr
+
+
+def test_invalid_allow_secrets_regex_hints(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / ".keyscan.toml").write_text("allow_secrets = ['(abc']\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    assert "invalid regex in allow_secrets '(abc'" in result.stderr
+    assert "hint:" in result.stderr
+    assert "re.compile(r'PATTERN')" in result.stderr
+
+
 def test_invalid_rule_file_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
     (tmp_path / "extra.toml").write_text(
         "[[rules]]\nid = 'Bad Id'\ndescription = 'x'\nregex = 'x'\nkeywords = ['x']\n"
@@ -413,6 +505,17 @@ def test_unwritable_output_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
     assert result.code == ExitCode.ERROR
     assert "a.txt/report.json" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_failing_on_close_names_path(tmp_path: Path, run_keyscan: Any) -> None:
+    # Writing to /dev/full fails with ENOSPC only when the file is flushed,
+    # and that OSError carries no file name.
+    (tmp_path / "a.txt").write_text("x = 1\n")
+    result = run_keyscan(["scan", "--format", "json", "-o", "/dev/full", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    assert "cannot write the report to /dev/full" in result.stderr
+    assert "hint: pass --output a file" in result.stderr
 
 
 def test_non_utf8_config_exits_two(tmp_path: Path, run_keyscan: Any) -> None:

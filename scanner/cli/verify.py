@@ -13,7 +13,13 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from keyscan.cli.run import ScanContext, ScanOptions, build_engine, exit_code
+from keyscan.cli.run import (
+    ScanContext,
+    ScanOptions,
+    build_engine,
+    exit_code,
+    write_report_file,
+)
 from keyscan.config import Config, load_config
 from keyscan.engine import Engine, Match
 from keyscan.errors import ExitCode
@@ -101,8 +107,7 @@ def run_verify(options: ScanOptions, fail_on: str, stdin: TextIO | None = None) 
     summary.extra["verification"] = counts
     report = render(options.format, verified, summary, command="verify")
     if options.output is not None:
-        with open(options.output, "w", encoding="utf-8") as handle:
-            handle.write(report)
+        write_report_file(options.output, report)
     else:
         sys.stdout.write(report)
     print(f"keyscan: {verify_summary_line(counts)}", file=sys.stderr)
