@@ -282,6 +282,13 @@ def test_gitignored_files_counted_in_note(
     assert note in result.stderr
 
 
+def test_one_gitignored_file_note(repo: Repo, run_keyscan: Any) -> None:
+    repo.write(".gitignore", ".env\n")
+    repo.write(".env", "X=1\n")
+    result = run_keyscan(["scan", "."], repo.path)
+    assert "note: 1 file ignored by .gitignore was not scanned" in result.stderr
+
+
 @pytest.mark.parametrize("named", ["build", "build/sub", "build/sub/out.env"])
 def test_named_gitignored_path_is_scanned(
     repo: Repo, keys: KeyGen, run_keyscan: Any, named: str

@@ -82,9 +82,10 @@ def _note_ignored(summary: Summary, ignored: _Ignored) -> None:
     if ignored.folders:
         plural = "s" if ignored.folders != 1 else ""
         parts.append(f"{ignored.folders} folder{plural}")
+    verb = "was" if ignored.files + ignored.folders == 1 else "were"
     summary.notes.append(
-        f"{' and '.join(parts)} ignored by .gitignore were not scanned "
-        "(name a path to scan it anyway)"
+        f"{' and '.join(parts)} ignored by .gitignore {verb} not scanned "
+        "(name a file or folder on the command line to scan it)"
     )
 
 
