@@ -131,7 +131,11 @@ def write_baseline(path: str, entries: Mapping[str, str]) -> None:
             handle.write(dump_baseline(entries))
         os.replace(temporary, path)
     except OSError as error:
-        raise BaselineError(f"cannot write baseline file {path}: {error}") from error
+        raise BaselineError(
+            f"cannot write baseline file {path}: {error.strerror or error}",
+            "choose a file in a folder you can write to (-o for create, "
+            "--baseline for update)",
+        ) from error
 
 
 def filter_findings(

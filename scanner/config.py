@@ -6,12 +6,28 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from keyscan.errors import ConfigError
 
 DEFAULT_MAX_FILE_SIZE = 25 * 1024 * 1024
+# Files are read whole into memory, so a larger limit could never be used.
+# The limit plus one must also fit in the C ssize_t that read() takes, which
+# caps it at 2 GiB on 32-bit builds.
+MAX_FILE_SIZE_LIMIT = min(1024 * 2**30, sys.maxsize - 1)
+MAX_FILE_SIZE_TEXT = (
+    f"{MAX_FILE_SIZE_LIMIT // 2**30}GiB"
+    if MAX_FILE_SIZE_LIMIT % 2**30 == 0
+    else f"{MAX_FILE_SIZE_LIMIT} bytes"
+)
+# The accepted forms of a size, for help texts and error hints.
+SIZE_FORMAT = (
+    "a number of bytes, or a number with one of the units B, KB, MB, GB "
+    "(powers of 1000) or KiB, MiB, GiB (powers of 1024), in any case, such as "
+    "25MiB, 1.5 GB or 500kb"
+)
 _SIZE = r"\s*(\d+(?:\.\d+)?)\s*(|b|kb|kib|mb|mib|gb|gib)\s*"
 _UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20}
 _UNITS.update({"gb": 10**9, "gib": 2**30})
@@ -90,7 +106,10 @@ def load_config(root: str, explicit: str | None = None) -> Config:
         tool = data.get("tool", {})
         data = tool.get("keyscan", {}) if isinstance(tool, dict) else {}
         if not isinstance(data, dict):
-            raise ConfigError(f"{path}: [tool.keyscan] must be a table")
+            raise ConfigError(
+                f"{path}: [tool.keyscan] must be a table",
+                "write the settings under a [tool.keyscan] header",
+            )
     return parse_config(data, path)
 
 
@@ -105,7 +124,8 @@ def _read(path: str, explicit: bool) -> dict[str, Any]:
         ) from error
     except OSError as error:
         raise ConfigError(
-            f"cannot read config file {path}: {error.strerror}"
+            f"cannot read config file {path}: {error.strerror}",
+            "check the file's permissions, or pass another file with --config",
         ) from error
     except UnicodeDecodeError as error:
         raise ConfigError(
@@ -130,12 +150,19 @@ def parse_config(data: Mapping[str, Any], path: str) -> Config:
     folder = os.path.dirname(os.path.abspath(path))
     rules = data.get("rules", [])
     if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
-        raise ConfigError(f"{path}: 'rules' must be an array of tables ([[rules]])")
+        raise ConfigError(
+            f"{path}: 'rules' must be an array of tables ([[rules]])",
+            "write inline rules as [[rules]] tables; to load rule files, "
+            'use rule_files = ["my-rules.toml"]',
+        )
     sections = {}
     for name in _SECTIONS:
         value = data.get(name, {})
         if not isinstance(value, dict):
-            raise ConfigError(f"{path}: '{name}' must be a table")
+            raise ConfigError(
+                f"{path}: '{name}' must be a table, not {value!r}",
+                f"write it as a [{name}] table",
+            )
         sections[name] = value
     return Config(
         source=path,
@@ -171,23 +198,42 @@ def _regexes(data: Mapping[str, Any], path: str) -> tuple[str, ...]:
             re.compile(pattern)
         except re.error as error:
             raise ConfigError(
-                f"{path}: invalid regex in allow_secrets {pattern!r}: {error}"
+                f"{path}: invalid regex in allow_secrets {pattern!r}: {error}",
+                "fix the pattern at the position shown and write it in single "
+                "quotes, so TOML keeps backslashes; test it with: python3 -c "
+                "\"import re; re.compile(r'PATTERN')\"",
             ) from error
     return patterns
 
 
 def parse_size(value: object, path: str = "--max-file-size") -> int:
-    """Return a size such as ``25MiB``, ``500 kB`` or ``1048576`` in bytes."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    found = (
-        re.fullmatch(_SIZE, value, re.IGNORECASE) if isinstance(value, str) else None
-    )
-    size = int(float(found.group(1)) * _UNITS[found.group(2).lower()]) if found else 0
+    """Return a size such as ``25MiB``, ``500 kB`` or ``1048576`` in bytes.
+
+    Raises ConfigError naming ``path`` and the value when the size is not
+    valid or is outside 1 byte to MAX_FILE_SIZE_LIMIT.
+    """
+    size = 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str):
+        found = re.fullmatch(_SIZE, value, re.IGNORECASE)
+        if found:
+            # Fraction, not float, because float() turns a long number into
+            # inf. It is imported here because the hook rarely needs it.
+            from fractions import Fraction
+
+            number = Fraction(found.group(1)) * _UNITS[found.group(2).lower()]
+            size = int(number)
+    largest = MAX_FILE_SIZE_TEXT
+    if size > MAX_FILE_SIZE_LIMIT:
+        raise ConfigError(
+            f"{path}: size {value!r} is too large (the maximum is {largest})",
+            f"give a size from 1 byte to {largest}: {SIZE_FORMAT}",
+        )
     if size <= 0:
         # A size of 0 would skip every file and report a clean scan.
         raise ConfigError(
             f"{path}: invalid size {value!r}",
-            "give a positive number of bytes, or a number with KiB, MiB or GiB",
+            f"give a size from 1 byte to {largest}: {SIZE_FORMAT}",
         )
     return size

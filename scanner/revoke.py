@@ -10,8 +10,8 @@ The flow per key: check it; stop if it is already dead; find its token id;
 disable it with the status-only update (reversible, keeps the logs);
 optionally delete it; check it again. Without ``yes`` nothing is changed
 and the result is the plan. Every attempt appends one JSON line to the
-audit log, which contains a hash and a redacted form of the key, never the
-key itself.
+audit log, which contains the finding's fingerprint, a hash and a redacted
+form of the key, never the key itself.
 """
 
 from __future__ import annotations
@@ -77,9 +77,16 @@ def load_credentials(env: Mapping[str, str] | None = None) -> Credentials:
 
 @dataclasses.dataclass(frozen=True)
 class RevocationResult:
-    """The result of one revocation; ``action`` is dry-run, disable or delete."""
+    """The result of one revocation; ``action`` is dry-run, disable or delete.
 
-    fingerprint: str
+    ``fingerprint`` is the fingerprint of the finding that reported the key
+    (see ``keyscan.findings.fingerprint``), or None when the caller gave
+    none. ``key_sha256_prefix`` is the first 32 hex digits of the SHA-256 of
+    the key as sent, which does not depend on a rule.
+    """
+
+    fingerprint: str | None
+    key_sha256_prefix: str
     key: str
     gateway: str
     base_url: str
@@ -309,13 +316,22 @@ class Revoker:
         self.audit = audit
 
     def revoke(
-        self, key: str, *, yes: bool = False, delete: bool = False
+        self,
+        key: str,
+        *,
+        yes: bool = False,
+        delete: bool = False,
+        fingerprint: str | None = None,
     ) -> RevocationResult:
-        """Revoke one key (or plan it, without ``yes``) and log the attempt."""
+        """Revoke one key (or plan it, without ``yes``) and log the attempt.
+
+        ``fingerprint`` is the fingerprint of the finding that reported the
+        key, recorded so that the audit log can be matched with reports.
+        """
         action = "dry-run"
         if yes:
             action = "delete" if delete else "disable"
-        result = self._result(key, action, None, FAILED, "")
+        result = self._result(key, action, fingerprint)
         try:
             result = self._flow(key, result, yes=yes, delete=delete)
         except CredentialsError as error:
@@ -374,18 +390,19 @@ class Revoker:
         )
 
     def _result(
-        self, key: str, action: str, token_id: int | None, outcome: str, detail: str
+        self, key: str, action: str, fingerprint: str | None
     ) -> RevocationResult:
         normal = gateway_key(key)
         return RevocationResult(
-            fingerprint=secret_hash(normal)[:32],
+            fingerprint=fingerprint,
+            key_sha256_prefix=secret_hash(normal)[:32],
             key=redact(normal),
             gateway=self.gateway.name,
             base_url=self.gateway.base_url,
-            token_id=token_id,
+            token_id=None,
             action=action,
-            outcome=outcome,
-            detail=detail,
+            outcome=FAILED,
+            detail="",
         )
 
     def _log(self, result: RevocationResult) -> None:
@@ -403,13 +420,16 @@ def revoke_keys(
     audit_log: str | None = None,
     env: Mapping[str, str] | None = None,
     client: HttpClient | None = None,
+    fingerprints: Mapping[str, str] | None = None,
 ) -> list[RevocationResult]:
     """Revoke each distinct key on ``gateway``; return one result per key.
 
     Without ``yes`` this is a dry run that changes nothing and returns the
-    plan. ``delete`` deletes each token after disabling it. Raises
-    CredentialsError before any request when the credentials are missing,
-    and stops at the first key whose credentials the gateway rejects.
+    plan. ``delete`` deletes each token after disabling it. ``fingerprints``
+    maps a key, as given in ``keys``, to the fingerprint of its finding,
+    which each result and audit log line records. Raises CredentialsError
+    before any request when the credentials are missing, and stops at the
+    first key whose credentials the gateway rejects.
     """
     credentials = load_credentials(env)
     if isinstance(config, VerifySettings):
@@ -420,5 +440,14 @@ def revoke_keys(
     audit = AuditLog(audit_log or default_audit_log(env))
     audit.open_check()
     revoker = Revoker(target, credentials, client or make_client(settings), audit)
-    distinct = dict.fromkeys(gateway_key(k) for k in keys if k.strip())
-    return [revoker.revoke(key, yes=yes, delete=delete) for key in distinct]
+    known = fingerprints or {}
+    # Keys that differ only in form (a channel suffix, no sk-) are one token,
+    # revoked once with the fingerprint of the first of them.
+    distinct: dict[str, str | None] = {}
+    for key in keys:
+        if key.strip():
+            distinct.setdefault(gateway_key(key), known.get(key))
+    return [
+        revoker.revoke(key, yes=yes, delete=delete, fingerprint=fingerprint)
+        for key, fingerprint in distinct.items()
+    ]

@@ -63,6 +63,8 @@ PATH_GROUPS = {
         "conftest.py",
     ),
 }
+# TOML's names for the value types of rule fields, used in hints.
+_TOML_TYPES = {int: "integer", str: "string", bool: "boolean", dict: "table"}
 _KNOWN_KEYS = frozenset(
     {
         "id",
@@ -152,21 +154,26 @@ def load_rules(
     *,
     inline: Iterable[Mapping[str, Any]] = (),
     disabled: Iterable[str] = (),
+    config_path: str | None = None,
 ) -> RuleSet:
     """Load and validate rules from TOML files and inline tables.
 
-    A rule whose id repeats an earlier one replaces it, so a user's rule file
-    can override a built-in rule. Ids in ``disabled`` are dropped; an unknown
+    A rule whose id repeats one from an earlier file replaces it, so a
+    user's rule file can override a built-in rule, and the inline rules
+    override every file. An id repeated within one file, or within the
+    inline rules, is an error. Ids in ``disabled`` are dropped; an unknown
     id there is an error, because a typo would silently keep the rule on.
+    ``config_path`` is the config file that holds ``inline`` and
+    ``disabled``, named in their errors.
     """
     files = list(files)
     inline = list(inline)
     disabled = list(disabled)
-    cache_key = _cache_key(files, inline, disabled)
+    cache_key = _cache_key(files, inline, disabled, config_path)
     cached = read_cached(cache_key) if cache_key else None
     if isinstance(cached, list):
         return RuleSet(tuple(Rule(*fields) for fields in cached))
-    ruleset = _load_rules(files, inline, disabled)
+    ruleset = _load_rules(files, inline, disabled, config_path or "config")
     if cache_key:
         write_cached(cache_key, [tuple(rule) for rule in ruleset.rules])
     # Validation compiled every pattern; keeping the results means no later
@@ -178,7 +185,10 @@ def load_rules(
 
 
 def _cache_key(
-    files: list[str], inline: list[Mapping[str, Any]], disabled: list[str]
+    files: list[str],
+    inline: list[Mapping[str, Any]],
+    disabled: list[str],
+    config_path: str | None,
 ) -> str | None:
     # Validated rules are cached, so a warm start neither parses TOML nor
     # compiles a regex until a keyword occurs in the scanned text.
@@ -189,11 +199,14 @@ def _cache_key(
     except OSError:
         return None  # the uncached path reports the missing file
     fields = ",".join(Rule._fields)
-    return repr(("rules", fields, stamps, inline, disabled))
+    return repr(("rules", fields, stamps, inline, disabled, config_path))
 
 
 def _load_rules(
-    files: list[str], inline: list[Mapping[str, Any]], disabled: list[str]
+    files: list[str],
+    inline: list[Mapping[str, Any]],
+    disabled: list[str],
+    config_path: str,
 ) -> RuleSet:
     from keyscan.tomlcache import load_toml, toml_decode_error
 
@@ -207,25 +220,40 @@ def _load_rules(
                 "check the path in the rule_files setting of your config",
             ) from error
         except toml_decode_error() as error:
-            raise RuleError(f"invalid TOML in rule file {path}: {error}") from error
+            raise RuleError(
+                f"invalid TOML in rule file {path}: {error}",
+                "fix the syntax; the file must be valid TOML",
+            ) from error
         except UnicodeDecodeError as error:
             raise RuleError(
                 f"rule file {path} is not valid UTF-8 (byte {error.start})",
                 "TOML files must be UTF-8; save the file as UTF-8",
             ) from error
-        for table in _rule_tables(data, path):
-            rule = parse_rule(table, path)
-            rules[rule.id] = rule
-    for table in inline:
-        rule = parse_rule(table, "config")
-        rules[rule.id] = rule
+        tables = _rule_tables(data, path)
+        _add_rules(rules, [parse_rule(table, path) for table in tables], path)
+    _add_rules(rules, [parse_rule(table, config_path) for table in inline], config_path)
     for rule_id in disabled:
         if rules.pop(rule_id, None) is None:
             raise RuleError(
-                f"disable_rules names an unknown rule id: {rule_id!r}",
-                "run 'keyscan rules' to list the rule ids",
+                f"{config_path}: disable_rules names an unknown rule id: {rule_id!r}",
+                "run 'keyscan rules' to list the rule ids, and correct or remove "
+                "this one",
             )
     return RuleSet(tuple(rules.values()))
+
+
+def _add_rules(rules: dict[str, Rule], new: list[Rule], source: str) -> None:
+    """Add the rules of one file to ``rules``, replacing rules of earlier files."""
+    seen: set[str] = set()
+    for rule in new:
+        if rule.id in seen:
+            raise RuleError(
+                f"{source}: rule id {rule.id!r} is defined more than once",
+                "give each rule in one file its own id; to replace a built-in "
+                "rule, define its id once, in a rule file or in the config",
+            )
+        seen.add(rule.id)
+        rules[rule.id] = rule
 
 
 def load_default_rules() -> RuleSet:
@@ -236,10 +264,16 @@ def load_default_rules() -> RuleSet:
 def _rule_tables(data: Mapping[str, Any], path: str) -> list[Mapping[str, Any]]:
     tables = data.get("rules", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise RuleError(f"{path}: 'rules' must be an array of tables ([[rules]])")
+        raise RuleError(
+            f"{path}: 'rules' must be an array of tables ([[rules]])",
+            "write each rule as a [[rules]] table; see rules/README.md",
+        )
     unknown = set(data) - {"rules", "title", "description"}
     if unknown:
-        raise RuleError(f"{path}: unknown top-level keys: {', '.join(sorted(unknown))}")
+        raise RuleError(
+            f"{path}: unknown top-level keys: {', '.join(sorted(unknown))}",
+            "a rule file may contain only title, description and [[rules]] tables",
+        )
     return tables
 
 
@@ -264,7 +298,12 @@ def parse_rule(table: Mapping[str, Any], source: str) -> Rule:
     groups = _check_regex(ascii_regex(regex_text), where)
     secret_group = _get(table, "secret_group", int, 1 if groups else 0, where)
     if not 0 <= secret_group <= groups:
-        raise RuleError(f"{where}: secret_group {secret_group} exceeds {groups}")
+        raise RuleError(
+            f"{where}: secret_group {secret_group} is out of range: the regex "
+            f"has {groups} capture groups",
+            f"set secret_group to the group that captures the secret, from 0 "
+            f"(the whole match) to {groups}",
+        )
 
     allow = _get(table, "allow", dict, {}, where)
     examples = _get(table, "examples", dict, {}, where)
@@ -302,7 +341,8 @@ def _get(
     # bool is a subclass of int, so an int field must reject it explicitly.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise RuleError(
-            f"{where}: {key} must be of type {kind.__name__}, not {value!r}"
+            f"{where}: {key} must be of type {kind.__name__}, not {value!r}",
+            f"write {key} as a TOML {_TOML_TYPES.get(kind, kind.__name__)}",
         )
     return value
 
@@ -310,14 +350,20 @@ def _get(
 def _require_str(table: Mapping[str, Any], key: str, where: str) -> str:
     value = table.get(key)
     if not isinstance(value, str) or not value:
-        raise RuleError(f"{where}: missing or empty {key}")
+        raise RuleError(
+            f"{where}: missing or empty {key}",
+            f"add {key} = '...' to the rule; see rules/README.md",
+        )
     return value
 
 
 def _str_tuple(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     value = table.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise RuleError(f"{where}: {key} must be a list of strings")
+        raise RuleError(
+            f"{where}: {key} must be a list of strings, not {value!r}",
+            f'write it as {key} = ["..."]',
+        )
     return tuple(value)
 
 
@@ -372,7 +418,11 @@ def _keywords(table: Mapping[str, Any], where: str) -> tuple[str, ...]:
             "a rule without keywords would run on every file and slow every scan",
         )
     if any(not k.isascii() for k in keywords):
-        raise RuleError(f"{where}: keywords must be ASCII")
+        wrong = [k for k in keywords if not k.isascii()]
+        raise RuleError(
+            f"{where}: keywords must be ASCII, not {wrong[0]!r}",
+            "use an ASCII part of the key's prefix, or of a name next to it",
+        )
     return tuple(k.lower() for k in keywords)
 
 
@@ -381,7 +431,10 @@ def _entropy(table: Mapping[str, Any], where: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise RuleError(f"{where}: entropy must be a non-negative number")
+        raise RuleError(
+            f"{where}: entropy must be a non-negative number, not {value!r}",
+            "set it to the minimum bits per character, such as 3.0, or remove it",
+        )
     return float(value)
 
 
@@ -403,13 +456,22 @@ def _check_regex(text: str, where: str) -> int:
     try:
         return int(compile_pattern(text).groups)
     except regex.error as error:
-        raise RuleError(f"{where}: invalid regex: {error}") from error
+        shown = text if len(text) <= 120 else text[:117] + "..."
+        raise RuleError(
+            f"{where}: invalid regex {shown!r}: {error}",
+            "fix the pattern at the position shown; keyscan compiles it with the "
+            "Python regex module, so test it with: python3 -c "
+            "\"import regex; regex.compile(r'PATTERN')\"",
+        ) from error
 
 
 def _allow_regexes(allow: Mapping[str, Any], where: str) -> tuple[str, ...]:
     unknown = set(allow) - {"regexes", "stopwords"}
     if unknown:
-        raise RuleError(f"{where}: unknown keys in allow: {', '.join(sorted(unknown))}")
+        raise RuleError(
+            f"{where}: unknown keys in allow: {', '.join(sorted(unknown))}",
+            "allow takes only regexes and stopwords",
+        )
     patterns = _str_tuple(allow, "regexes", where)
     for pattern in patterns:
         _check_regex(pattern, f"{where} allow regex")

@@ -149,6 +149,31 @@ def test_baseline_create_unchanged_when_lines_move(
     assert first == (repo.path / "second.json").read_text(encoding="utf-8")
 
 
+def test_baseline_create_rejects_existing_file(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    repo.write("app.py", f'KEY = "{keys.gateway()}"\n')
+    existing = repo.write("accepted.json", "kept as it is\n")
+    result = run_keyscan(["baseline", "create", "-o", "accepted.json"], repo.path)
+    assert result.code == 2, result
+    assert "baseline file already exists: accepted.json" in result.stderr
+    assert "keyscan baseline update" in result.stderr
+    assert "--force" in result.stderr
+    assert existing.read_text(encoding="utf-8") == "kept as it is\n"
+
+
+def test_baseline_create_force_replaces_file(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    repo.write("app.py", f'KEY = "{keys.gateway()}"\n')
+    path = repo.write("accepted.json", "old\n")
+    result = run_keyscan(
+        ["baseline", "create", "--force", "-o", "accepted.json"], repo.path
+    )
+    assert result.code == 0, result
+    assert len(_entries(path)) == 1
+
+
 def test_baseline_option_reports_only_new(
     repo: Repo, keys: KeyGen, run_keyscan: Any
 ) -> None:

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from keyscan.ci_range import RangeChoice, is_null_sha, resolve_range
+from keyscan.cli.ci import fetch_refspec
 from tests.conftest import GIT_ENV, Repo
 from tests.keygen import KeyGen
 
@@ -363,6 +364,48 @@ def test_ci_explicit_rev_deepens_shallow_clone(
     assert result.code == 0, result
     assert scanned == [f"{history.base}..{history.head}"]
     assert "(2 commits)" in result.stderr
+
+
+def test_ci_shallow_relative_rev_no_fetch_error(
+    tmp_path: Path,
+    history: History,
+    scanned: list[str | None],
+    run_keyscan: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    work = _clone(history, tmp_path / "work", "--depth", "1", "--branch", "feature")
+    result = run_keyscan(["ci", "--rev", "HEAD~1..HEAD"], work)
+    assert result.code == 0, result
+    assert scanned == ["HEAD~1..HEAD"]
+    assert "git fetch origin HEAD~1" not in result.stderr
+    assert "failed" not in result.stderr
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == []
+    assert "running git fetch --unshallow origin" in result.stderr
+    assert "(1 commits)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("rev", "refspec"),
+    [
+        ("a" * 40, "a" * 40),
+        ("b" * 64, "b" * 64),
+        ("origin/main", "+refs/heads/main:refs/remotes/origin/main"),
+        ("refs/tags/v1.0", "+refs/tags/v1.0:refs/tags/v1.0"),
+        ("HEAD~1", None),
+        ("HEAD", None),
+        ("main", None),
+        ("abc1234", None),
+        ("origin/main~2", None),
+        ("origin/main^", None),
+        ("refs/tags/v1^{}", None),
+        ("origin/x..y", None),
+        ("origin/.hidden", None),
+        ("origin/x.lock", None),
+    ],
+)
+def test_fetch_refspec_only_fetchable_names(rev: str, refspec: str | None) -> None:
+    assert fetch_refspec(rev, "origin") == refspec
 
 
 def test_ci_shallow_clone_deepens(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from keyscan.cli.entry import parse_fast_staged
+from keyscan.config import parse_size
 from keyscan.errors import ExitCode
 from keyscan.report import FORMATS
 from tests.conftest import Repo
@@ -92,6 +93,98 @@ def test_invalid_config_exits_two(
     assert result.stderr.count("\n") <= 2
 
 
+_RULE_TABLE = "[[rules]]\nid = 'bad'\ndescription = 'x'\nkeywords = ['abc']\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(
+            _RULE_TABLE + "regex = '(abc'\n", "invalid regex '(abc'", id="regex"
+        ),
+        pytest.param(
+            _RULE_TABLE + "regex = 'a'\n[rules.allow]\nregexes = ['[b']\n",
+            "invalid regex '[b'",
+            id="allow-regex",
+        ),
+        pytest.param(
+            _RULE_TABLE + "regex = '(a)'\nsecret_group = 2\n",
+            "secret_group 2 is out of range",
+            id="group",
+        ),
+        pytest.param(
+            _RULE_TABLE + "regex = 'a'\npriority = 'high'\n",
+            "priority must be of type int",
+            id="type",
+        ),
+        pytest.param(_RULE_TABLE, "missing or empty regex", id="missing"),
+        pytest.param(
+            _RULE_TABLE + "regex = 'a'\npaths = 'x'\n",
+            "paths must be a list of strings, not 'x'",
+            id="list",
+        ),
+        pytest.param(
+            _RULE_TABLE + "regex = 'a'\nentropy = -1\n",
+            "entropy must be a non-negative number, not -1",
+            id="entropy",
+        ),
+        pytest.param(
+            _RULE_TABLE + "regex = 'a'\n[rules.allow]\nwords = []\n",
+            "unknown keys in allow: words",
+            id="allow-key",
+        ),
+        pytest.param("version = 1\n", "unknown top-level keys: version", id="top"),
+        pytest.param("rules = 1\n", "'rules' must be an array", id="rules"),
+        pytest.param("rules = [\n", "invalid TOML in rule file", id="toml"),
+    ],
+)
+def test_rule_file_errors_name_file_and_fix(
+    tmp_path: Path, run_keyscan: Any, content: str, message: str
+) -> None:
+    (tmp_path / "extra.toml").write_text(content)
+    (tmp_path / ".keyscan.toml").write_text("rule_files = ['extra.toml']\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    error, hint = result.stderr.splitlines()[:2]
+    assert str(tmp_path / "extra.toml") in error
+    assert message in error
+    assert hint.startswith("keyscan: hint: ")
+
+
+def test_invalid_rule_regex_hint_shows_test(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / ".keyscan.toml").write_text(_RULE_TABLE + "regex = '(abc'\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    assert "regex.compile(r'PATTERN')" in result.stderr
+
+
+def test_inline_rule_error_names_config(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / ".keyscan.toml").write_text(_RULE_TABLE + "regex = '(abc'\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    config = str(tmp_path / ".keyscan.toml")
+    assert f"error: {config}: rule 'bad': invalid regex" in result.stderr
+    assert "config: rule" not in result.stderr
+
+
+def test_unknown_disabled_rule_names_config(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / ".keyscan.toml").write_text("disable_rules = ['nope']\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    config = str(tmp_path / ".keyscan.toml")
+    assert f"{config}: disable_rules names an unknown rule id: 'nope'" in result.stderr
+    assert "keyscan rules" in result.stderr
+
+
+def test_invalid_allow_secrets_regex_hints(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / ".keyscan.toml").write_text("allow_secrets = ['(abc']\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    assert "invalid regex in allow_secrets '(abc'" in result.stderr
+    assert "hint:" in result.stderr
+    assert "re.compile(r'PATTERN')" in result.stderr
+
+
 def test_invalid_rule_file_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
     (tmp_path / "extra.toml").write_text(
         "[[rules]]\nid = 'Bad Id'\ndescription = 'x'\nregex = 'x'\nkeywords = ['x']\n"
@@ -100,6 +193,45 @@ def test_invalid_rule_file_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
     result = run_keyscan(["scan", "."], tmp_path)
     assert result.code == ExitCode.ERROR
     assert "rule id 'Bad Id' is invalid" in result.stderr
+
+
+def test_duplicate_inline_rule_id_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
+    rule = (
+        "[[rules]]\nid = 'acme-token'\ndescription = 'Acme token'\n"
+        "regex = '(acme_[0-9a-f]{16})'\nkeywords = ['acme_']\n"
+    )
+    (tmp_path / ".keyscan.toml").write_text(rule + rule)
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    config = str(tmp_path / ".keyscan.toml")
+    assert f"{config}: rule id 'acme-token' is defined more than once" in result.stderr
+
+
+def test_rule_file_without_examples_loads(tmp_path: Path, run_keyscan: Any) -> None:
+    # The setting and the optional examples as rules/README.md documents them.
+    (tmp_path / "my-rules.toml").write_text(
+        "[[rules]]\nid = 'acme-token'\ndescription = 'Acme token'\n"
+        "regex = '(acme_[0-9a-f]{16})'\nkeywords = ['acme_']\n"
+    )
+    (tmp_path / ".keyscan.toml").write_text('rule_files = ["my-rules.toml"]\n')
+    (tmp_path / "app.env").write_text("ACME=acme_0123456789abcdef\n")
+    result = run_keyscan(["scan", "--format", "json", "."], tmp_path)
+    assert result.code == ExitCode.FINDINGS, result
+    assert [f["rule_id"] for f in result.json()["findings"]] == ["acme-token"]
+
+
+def test_rules_list_of_files_hints_rule_files(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / ".keyscan.toml").write_text('rules = ["my-rules.toml"]\n')
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    assert "'rules' must be an array of tables" in result.stderr
+    assert 'rule_files = ["my-rules.toml"]' in result.stderr
+
+
+def test_rules_readme_names_rule_files() -> None:
+    text = (README.parent / "rules" / "README.md").read_text(encoding="utf-8")
+    assert 'rule_files = ["my-rules.toml"]' in text
+    assert 'rules = ["' not in text.replace('rule_files = ["', "")
 
 
 def test_missing_config_file_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
@@ -134,6 +266,71 @@ def test_gitignored_files_are_skipped(
     assert [f["path"] for f in result.json()["findings"]] == ["app.env"]
 
 
+def test_gitignored_files_counted_in_note(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    repo.write(".gitignore", ".env\nbuild/\n")
+    repo.write(".env", f"KEY={keys.gateway()}\n")
+    repo.write("build/sub/out.env", f"KEY={keys.gateway()}\n")
+    repo.write("app.py", "x = 1\n")
+    result = run_keyscan(["scan", "--format", "json"], repo.path)
+    assert result.code == ExitCode.CLEAN, result
+    summary = result.json()["summary"]
+    assert summary["gitignored"] == {"files": 1, "folders": 1}
+    note = "1 file and 1 folder ignored by .gitignore were not scanned"
+    assert any(note in text for text in summary["notes"])
+    assert note in result.stderr
+
+
+def test_one_gitignored_file_note(repo: Repo, run_keyscan: Any) -> None:
+    repo.write(".gitignore", ".env\n")
+    repo.write(".env", "X=1\n")
+    result = run_keyscan(["scan", "."], repo.path)
+    assert "note: 1 file ignored by .gitignore was not scanned" in result.stderr
+
+
+@pytest.mark.parametrize("named", ["build", "build/sub", "build/sub/out.env"])
+def test_named_gitignored_path_is_scanned(
+    repo: Repo, keys: KeyGen, run_keyscan: Any, named: str
+) -> None:
+    repo.write(".gitignore", "build/\n")
+    repo.write("build/sub/out.env", f"KEY={keys.gateway()}\n")
+    result = run_keyscan(["scan", "--format", "json", named], repo.path)
+    assert result.code == ExitCode.FINDINGS, result
+    assert [f["path"] for f in result.json()["findings"]] == ["build/sub/out.env"]
+    assert "gitignored" not in result.json()["summary"]
+
+
+@pytest.mark.parametrize("target", ["folder", "file"])
+def test_named_symlink_is_skipped_with_reason(
+    repo: Repo, keys: KeyGen, run_keyscan: Any, tmp_path: Path, target: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "o.env").write_text(f"KEY={keys.gateway()}\n")
+    linked = outside if target == "folder" else outside / "o.env"
+    (repo.path / "link-out").symlink_to(linked)
+    result = run_keyscan(["scan", "--format", "json", "link-out"], repo.path)
+    assert result.code == ExitCode.CLEAN, result
+    assert result.json()["findings"] == []
+    assert result.json()["summary"]["skipped"] == [
+        {"path": "link-out", "reason": "symbolic link, not followed; name its target"}
+    ]
+    assert "symbolic link, not followed; name its target" in result.stderr
+
+
+def test_symlink_in_folder_is_no_submodule(
+    repo: Repo, run_keyscan: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "outside").mkdir()
+    (repo.path / "link-out").symlink_to(tmp_path / "outside")
+    repo.write("app.py", "x = 1\n")
+    result = run_keyscan(["scan", "--format", "json", "."], repo.path)
+    assert result.code == ExitCode.CLEAN, result
+    assert result.json()["summary"]["skipped"] == []
+    assert result.json()["summary"]["files_scanned"] == 1
+
+
 def test_oversized_file_is_skipped_with_note(
     tmp_path: Path, keys: KeyGen, run_keyscan: Any
 ) -> None:
@@ -146,6 +343,55 @@ def test_oversized_file_is_skipped_with_note(
     assert skipped[0]["path"] == "big.txt"
     assert "over the size limit" in skipped[0]["reason"]
     assert "skipped 1" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "size", ["99999999999999999999999GiB", "9" * 400, str(2**40 + 1), "1025GiB"]
+)
+def test_max_file_size_too_large_exits_two(
+    tmp_path: Path, run_keyscan: Any, size: str
+) -> None:
+    (tmp_path / "a.txt").write_text("x\n")
+    result = run_keyscan(["scan", "--max-file-size", size, "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    assert f"--max-file-size: size '{size}' is too large" in result.stderr
+    assert "from 1 byte to 1024GiB" in result.stderr
+    assert "KiB, MiB, GiB" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_max_file_size_too_large_in_config(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / ".keyscan.toml").write_text("max_file_size = 99999999999999999999\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    assert ".keyscan.toml: size 99999999999999999999 is too large" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ("10MB", 10_000_000),
+        ("1KB", 1000),
+        ("100B", 100),
+        ("1 MiB", 2**20),
+        ("1mib", 2**20),
+        ("1.5GB", 1_500_000_000),
+        ("2gib", 2 * 2**30),
+        ("1024GiB", 2**40),
+        ("4096", 4096),
+    ],
+)
+def test_parse_size_accepts_units(size: str, expected: int) -> None:
+    assert parse_size(size) == expected
+
+
+def test_max_file_size_help_lists_units(run_keyscan: Any, tmp_path: Path) -> None:
+    for command in (["scan"], ["baseline", "create"]):
+        result = run_keyscan([*command, "--help"], tmp_path)
+        text = " ".join(result.stdout.split())
+        for unit in ("B,", "KB,", "MB,", "GB", "KiB,", "MiB,", "GiB"):
+            assert unit in text, (command, unit)
+        assert "at most 1024GiB" in text
 
 
 def test_fingerprint_survives_moving_lines(
@@ -266,6 +512,17 @@ def test_unwritable_output_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
     assert result.code == ExitCode.ERROR
     assert "a.txt/report.json" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_failing_on_close_names_path(tmp_path: Path, run_keyscan: Any) -> None:
+    # Writing to /dev/full fails with ENOSPC only when the file is flushed,
+    # and that OSError carries no file name.
+    (tmp_path / "a.txt").write_text("x = 1\n")
+    result = run_keyscan(["scan", "--format", "json", "-o", "/dev/full", "."], tmp_path)
+    assert result.code == ExitCode.ERROR, result
+    assert "cannot write the report to /dev/full" in result.stderr
+    assert "hint: pass --output a file" in result.stderr
 
 
 def test_non_utf8_config_exits_two(tmp_path: Path, run_keyscan: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import random
@@ -147,6 +148,34 @@ def test_cli_scan_revoke_delete_audit_log(
 
 
 @pytest.mark.usefixtures("gateway_env")
+def test_cli_audit_log_fingerprint_matches_scan(
+    fake_gateway: TokenApiServer,
+    run_keyscan: Any,
+    repo: Repo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = fake_gateway.state
+    user = state.add_user()
+    key = state.add_token(user)
+    monkeypatch.setenv("MODELSTREAM_ACCESS_TOKEN", user.access_token)
+    repo.write(".env", f"NEWAPI_KEY={key}\n")
+    [finding] = run_keyscan(["scan", "--format", "json", "."], repo.path).json()[
+        "findings"
+    ]
+    log = tmp_path / "audit.jsonl"
+    run_keyscan(["scan", "--revoke", "--audit-log", str(log), "."], repo.path)
+    _stdin(monkeypatch, [key])
+    run_keyscan(["revoke", "--audit-log", str(log)], tmp_path)
+    from_scan, from_stdin = [json.loads(line) for line in log.read_text().splitlines()]
+    assert from_scan["fingerprint"] == finding["fingerprint"]
+    assert from_stdin["fingerprint"] == finding["fingerprint"]
+    key_hash = hashlib.sha256(key.encode()).hexdigest()[:32]
+    assert from_scan["key_sha256_prefix"] == key_hash
+    assert from_stdin["key_sha256_prefix"] == key_hash
+
+
+@pytest.mark.usefixtures("gateway_env")
 def test_cli_revoke_dry_run_then_yes(
     fake_gateway: TokenApiServer,
     run_keyscan: Any,
@@ -161,7 +190,7 @@ def test_cli_revoke_dry_run_then_yes(
     audit = tmp_path / "audit.jsonl"
     _stdin(monkeypatch, [key])
     plan = run_keyscan(["revoke", "--audit-log", str(audit)], tmp_path)
-    assert plan.code == 0, plan
+    assert plan.code == 1, plan
     assert "planned" in plan.stdout
     assert "dry run" in plan.stderr
     assert state.tokens[1].status == 1
@@ -177,6 +206,43 @@ def test_cli_revoke_dry_run_then_yes(
     lines = audit.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["action"] for line in lines] == ["dry-run", "delete"]
     assert key[3:] not in audit.read_text(encoding="utf-8")
+
+
+@pytest.mark.usefixtures("gateway_env")
+def test_cli_revoke_dry_run_live_keys_exit_1(
+    fake_gateway: TokenApiServer, run_keyscan: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    state = fake_gateway.state
+    user = state.add_user()
+    keys = [state.add_token(user), state.add_token(user)]
+    monkeypatch.setenv("MODELSTREAM_ACCESS_TOKEN", user.access_token)
+    _stdin(monkeypatch, keys)
+    result = run_keyscan(
+        ["revoke", "--format", "json", "--audit-log", str(tmp_path / "a.jsonl")],
+        tmp_path,
+    )
+    assert result.code == 1, result
+    outcomes = [r["outcome"] for r in result.json()["revocations"]]
+    assert outcomes == ["planned", "planned"]
+    assert [token.status for token in state.tokens.values()] == [1, 1]
+
+
+@pytest.mark.usefixtures("gateway_env")
+def test_cli_revoke_dry_run_dead_keys_exit_0(
+    fake_gateway: TokenApiServer, run_keyscan: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    state = fake_gateway.state
+    user = state.add_user()
+    keys = [state.add_token(user, status=DISABLED) for _ in range(2)]
+    monkeypatch.setenv("MODELSTREAM_ACCESS_TOKEN", user.access_token)
+    _stdin(monkeypatch, keys)
+    result = run_keyscan(
+        ["revoke", "--format", "json", "--audit-log", str(tmp_path / "a.jsonl")],
+        tmp_path,
+    )
+    assert result.code == 0, result
+    outcomes = [r["outcome"] for r in result.json()["revocations"]]
+    assert outcomes == ["already-dead", "already-dead"]
 
 
 @pytest.mark.usefixtures("gateway_env")

@@ -255,6 +255,7 @@ def test_revoke_audit_log_lines_hold_no_key(
     assert [line["action"] for line in lines] == ["dry-run", "dry-run", "delete"]
     for line in lines:
         assert set(line) >= {"time", "fingerprint", "key", "gateway", "base_url"}
+        assert set(line) >= {"key_sha256_prefix", "token_id", "action", "detail"}
         assert str(line["time"]).endswith("+00:00")
         assert line["base_url"] == fake_gateway.base_url
     text = (tmp_path / "audit.jsonl").read_text(encoding="utf-8")

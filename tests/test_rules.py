@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -64,6 +65,19 @@ def test_rule_pack_size_and_examples() -> None:
 def test_rule_ids_are_unique() -> None:
     ids = [rule.id for rule in RULESET.rules]
     assert len(ids) == len(set(ids))
+
+
+def test_pack_files_share_no_rule_id() -> None:
+    # Loading lets a later file replace a rule with the same id, so a repeated
+    # id across the built-in pack files would silently drop a rule.
+    from keyscan.ruleset import default_pack_files
+    from keyscan.tomlcache import load_toml
+
+    owners: dict[str, str] = {}
+    for path in default_pack_files():
+        for table in load_toml(path).get("rules", []):
+            assert table["id"] not in owners, (table["id"], owners.get(table["id"]))
+            owners[table["id"]] = path
 
 
 def test_rule_examples_hold_no_literal_key() -> None:
@@ -157,3 +171,58 @@ def test_rule_with_bad_regex_rejected() -> None:
 def test_disabling_unknown_rule_rejected() -> None:
     with pytest.raises(RuleError, match="unknown rule id"):
         load_rules([], disabled=["no-such-rule"])
+
+
+_RULE = (
+    "[[rules]]\nid = '{id}'\ndescription = '{description}'\n"
+    "regex = '(acme_[0-9a-f]{{16}})'\nkeywords = ['acme_']\n"
+)
+
+
+def test_duplicate_id_in_one_file_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "extra.toml"
+    path.write_text(
+        _RULE.format(id="acme-token", description="first")
+        + _RULE.format(id="acme-token", description="second")
+    )
+    with pytest.raises(RuleError) as raised:
+        load_rules([str(path)])
+    assert str(path) in raised.value.message
+    assert "'acme-token' is defined more than once" in raised.value.message
+
+
+def test_duplicate_inline_id_rejected() -> None:
+    table = {
+        "id": "acme-token",
+        "description": "x",
+        "regex": "(acme_[0-9a-f]{16})",
+        "keywords": ["acme_"],
+    }
+    with pytest.raises(RuleError) as raised:
+        load_rules([], inline=[table, table], config_path="/repo/.keyscan.toml")
+    assert raised.value.message.startswith("/repo/.keyscan.toml: ")
+    assert "'acme-token' is defined more than once" in raised.value.message
+
+
+def test_rule_file_overrides_builtin_rule(tmp_path: Path) -> None:
+    from keyscan.ruleset import default_pack_files
+
+    builtin = RULESET.rules[0]
+    path = tmp_path / "extra.toml"
+    path.write_text(_RULE.format(id=builtin.id, description="my version"))
+    ruleset = load_rules([*default_pack_files(), str(path)])
+    assert ruleset.by_id(builtin.id).description == "my version"
+    assert len(ruleset.rules) == len(RULESET.rules)
+
+
+def test_inline_rule_overrides_rule_file(tmp_path: Path) -> None:
+    path = tmp_path / "extra.toml"
+    path.write_text(_RULE.format(id="acme-token", description="from file"))
+    table = {
+        "id": "acme-token",
+        "description": "inline",
+        "regex": "(acme_[0-9a-f]{16})",
+        "keywords": ["acme_"],
+    }
+    ruleset = load_rules([str(path)], inline=[table])
+    assert ruleset.by_id("acme-token").description == "inline"

@@ -8,6 +8,7 @@ import click
 
 from keyscan import __version__
 from keyscan.cli.options import config_option, make_options, scan_options
+from keyscan.config import MAX_FILE_SIZE_TEXT, SIZE_FORMAT
 
 # Commands whose module is imported only when the command runs or is listed
 # in the help, so that the other commands never pay for their imports.
@@ -55,7 +56,8 @@ def cli(verbose: int) -> None:
 def scan(paths: tuple[str, ...], **params: Any) -> None:
     """Scan files and folders on disk (default: the current folder).
 
-    Inside a git work tree a folder's .gitignore is honoured.
+    Inside a git work tree the files that .gitignore ignores are skipped and
+    counted, unless named here. Symbolic links are not followed.
     """
     from keyscan.cli.scan import run_scan
 
@@ -165,7 +167,8 @@ def revoke(
 
     Needs MODELSTREAM_ACCESS_TOKEN (the owner's access token) and, for
     new-api versions from 2024-07 to 2026-07, MODELSTREAM_USER_ID. Exit 1
-    when any key may still work (not owned, still answering, failed).
+    when any key may still work (planned in a dry run, not owned, still
+    answering, failed).
     """
     from keyscan.cli.verify import run_revoke
 
@@ -242,8 +245,9 @@ def _baseline_source_options(function: Any) -> Any:
         click.option(
             "--max-file-size",
             metavar="SIZE",
-            help="Skip files larger than SIZE: bytes, or a number with KiB, MiB "
-            "or GiB.",
+            help=f"Skip files larger than SIZE: {SIZE_FORMAT}; at most "
+            f"{MAX_FILE_SIZE_TEXT} "
+            "[default: 25MiB].",
         ),
     ]
     for decorator in reversed(decorators):
@@ -270,15 +274,22 @@ def baseline() -> None:
     type=click.Path(dir_okay=False),
     help="Baseline file to write.",
 )
-def baseline_create(output: str, **params: Any) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the baseline file if it exists; without it, an existing "
+    "file is an error.",
+)
+def baseline_create(output: str, force: bool, **params: Any) -> None:
     """Record the current findings in a new baseline file.
 
     PATHS are scanned as 'keyscan scan' does (default: the current folder),
-    or the git history with --history.
+    or the git history with --history. An existing baseline file is kept
+    unless --force is given; 'keyscan baseline update' adds to it.
     """
     from keyscan.cli.baseline import create_baseline
 
-    raise SystemExit(create_baseline(_baseline_request(output, params)))
+    raise SystemExit(create_baseline(_baseline_request(output, params), force=force))
 
 
 @baseline.command("update")

@@ -16,7 +16,7 @@ import click
 
 from keyscan.baseline import compare, entries_of, load_baseline, write_baseline
 from keyscan.cli.run import Consumer, ScanOptions
-from keyscan.errors import ExitCode
+from keyscan.errors import BaselineError, ExitCode
 from keyscan.findings import Finding, Summary
 
 
@@ -30,8 +30,21 @@ class BaselineRequest(NamedTuple):
     max_file_size: int | None
 
 
-def create_baseline(request: BaselineRequest) -> ExitCode:
-    """Scan, then write every finding's fingerprint to the baseline file."""
+def create_baseline(request: BaselineRequest, *, force: bool = False) -> ExitCode:
+    """Scan, then write every finding's fingerprint to the baseline file.
+
+    An existing file is an error unless ``force`` is set, so that a repeated
+    ``create`` does not discard the accepted findings. The check runs before
+    the scan.
+    """
+    import os
+
+    if not force and os.path.lexists(request.path):
+        raise BaselineError(
+            f"baseline file already exists: {request.path}",
+            "run 'keyscan baseline update' to add new findings to it, or "
+            "'keyscan baseline create --force' to replace it",
+        )
 
     def record(findings: list[Finding], summary: Summary) -> ExitCode:
         entries = entries_of(findings)

@@ -23,7 +23,11 @@ from keyscan.git import repo_root, run_git
 
 logger = logging.getLogger(__name__)
 
-_SHA = re.compile(r"[0-9a-fA-F]{7,64}")
+# A full object name: SHA-1 (40 hex digits) or SHA-256 (64). A remote serves
+# no abbreviated name or revision expression such as HEAD~1.
+_FULL_OBJECT_NAME = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+# Characters and sequences that git check-ref-format rejects in a ref name.
+_NOT_IN_REF_NAME = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
 DEPTH_HINT = (
     "fetch the full history: 'fetch-depth: 0' on actions/checkout (GitHub), "
     "'GIT_DEPTH: 0' in the job's variables (GitLab), or 'git fetch --unshallow'"
@@ -150,26 +154,57 @@ def is_shallow(repo: str) -> bool:
 def fetch_range(repo: str, choice: RangeChoice) -> None:
     """Fetch the range's commits from the remote, then unshallow if still needed.
 
-    Fetch failures are logged, not raised: the caller checks the result and
-    falls back to the whole history with an explanation.
+    Only full object names and ref names can be fetched. A missing revision
+    written another way (``HEAD~1``, an abbreviated name) is left to the
+    unshallow step. Fetch failures are logged, not raised: the caller checks
+    the result and falls back to the whole history with an explanation.
     """
     remote = default_remote(repo)
     if remote is None:
         logger.info("no git remote to fetch missing commits from")
         return
-    refspecs = [_refspec(rev, remote) for rev in _missing(repo, choice)]
+    refspecs = []
+    for rev in _missing(repo, choice):
+        refspec = fetch_refspec(rev, remote)
+        if refspec is None:
+            logger.info("%s is not a full object name or ref name to fetch", rev)
+        else:
+            refspecs.append(refspec)
     if refspecs:
         _fetch(repo, [remote, *refspecs])
     if is_shallow(repo) and not _range_complete(repo, choice):
         _fetch(repo, ["--unshallow", remote])
 
 
-def _refspec(rev: str, remote: str) -> str:
+def fetch_refspec(rev: str, remote: str) -> str | None:
+    """Return the refspec that fetches ``rev`` from ``remote``, or None.
+
+    A full object name is fetched as it is, ``<remote>/<branch>`` into that
+    remote-tracking branch, and a full ref name (``refs/tags/v1``) into the
+    same ref. Anything else names no object that a remote can serve.
+    """
+    if _FULL_OBJECT_NAME.fullmatch(rev):
+        return rev
+    if not _is_ref_name(rev):
+        return None
     prefix = f"{remote}/"
-    if rev.startswith(prefix) and not _SHA.fullmatch(rev):
+    if rev.startswith(prefix):
         branch = rev[len(prefix) :]
         return f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}"
-    return rev
+    if rev.startswith("refs/"):
+        return f"+{rev}:{rev}"
+    return None
+
+
+def _is_ref_name(name: str) -> bool:
+    # The rules of "git check-ref-format --allow-onelevel", checked in Python
+    # to avoid starting a process.
+    if not name or name == "@" or _NOT_IN_REF_NAME.search(name):
+        return False
+    if name.startswith("/") or name.endswith(("/", ".")):
+        return False
+    parts = name.split("/")
+    return not any(part.startswith(".") or part.endswith(".lock") for part in parts)
 
 
 def _fetch(repo: str, args: list[str]) -> None:

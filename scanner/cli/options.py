@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from keyscan.cli.run import ScanOptions
+from keyscan.config import MAX_FILE_SIZE_TEXT, SIZE_FORMAT
 from keyscan.report import FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,8 +49,8 @@ def scan_options(function: F) -> F:
         click.option(
             "--max-file-size",
             metavar="SIZE",
-            help="Skip files larger than SIZE: bytes, or a number with KiB, MiB "
-            "or GiB "
+            help=f"Skip files larger than SIZE: {SIZE_FORMAT}; at most "
+            f"{MAX_FILE_SIZE_TEXT} "
             "[default: 25MiB].",
         ),
         click.option(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from keyscan.config import Config, load_config
 from keyscan.engine import AllowList, Engine
-from keyscan.errors import ExitCode
+from keyscan.errors import ExitCode, UsageError
 from keyscan.findings import Finding, Summary
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ def build_engine(config: Config) -> Engine:
         [*default_pack_files(), *config.rule_files],
         inline=config.rules,
         disabled=config.disable_rules,
+        config_path=config.source,
     )
     allow = AllowList(config.allow_secrets, config.allow_fingerprints)
     return Engine(ruleset, allow)
@@ -211,21 +212,32 @@ def write_report(
         **_format_context(options.format, context),
     )
     if output is not None:
-        _write_file(output, report)
+        write_report_file(output, report)
         _write_text_findings(command, options, findings, summary)
     elif report:
         sys.stdout.write(report)
         sys.stdout.flush()
     for format, path in options.extra_reports:
         extra = render(format, findings, summary, **_format_context(format, context))
-        _write_file(path, extra)
+        write_report_file(path, extra, option=f"--{format}")
     if not options.quiet or findings:
         print(summary_line(summary, color=use_color(sys.stderr)), file=sys.stderr)
 
 
-def _write_file(path: str, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
+def write_report_file(path: str, text: str, option: str = "--output") -> None:
+    """Write a report to ``path``; raise UsageError naming it if that fails.
+
+    Some failures, such as EIO from a file under /proc, come only when the
+    file is closed, and OSError then carries no file name.
+    """
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise UsageError(
+            f"cannot write the report to {path}: {error.strerror or error}",
+            f"pass {option} a file in a folder you can write to",
+        ) from error
 
 
 def _format_context(format: str, context: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,13 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from keyscan.cli.run import ScanContext, ScanOptions, build_engine, exit_code
+from keyscan.cli.run import (
+    ScanContext,
+    ScanOptions,
+    build_engine,
+    exit_code,
+    write_report_file,
+)
 from keyscan.config import Config, load_config
 from keyscan.engine import Engine, Match
 from keyscan.errors import ExitCode
@@ -22,7 +28,6 @@ from keyscan.revoke import (
     ALREADY_DEAD,
     DELETED,
     DISABLED,
-    PLANNED,
     RevocationResult,
     revoke_keys,
 )
@@ -31,9 +36,9 @@ from keyscan.verify.runner import GATEWAY_ALIASES, classify_secret, verify_findi
 
 logger = logging.getLogger(__name__)
 
-# Revocation outcomes after which the key is no longer usable, or nothing
-# was asked to change it.
-SETTLED = frozenset({PLANNED, ALREADY_DEAD, DISABLED, DELETED})
+# Revocation outcomes after which the key no longer works. A planned
+# revocation (a dry run) leaves the key working, so it is not one of them.
+SETTLED = frozenset({ALREADY_DEAD, DISABLED, DELETED})
 
 
 def read_keys(stream: TextIO) -> list[str]:
@@ -102,8 +107,7 @@ def run_verify(options: ScanOptions, fail_on: str, stdin: TextIO | None = None) 
     summary.extra["verification"] = counts
     report = render(options.format, verified, summary, command="verify")
     if options.output is not None:
-        with open(options.output, "w", encoding="utf-8") as handle:
-            handle.write(report)
+        write_report_file(options.output, report)
     else:
         sys.stdout.write(report)
     print(f"keyscan: {verify_summary_line(counts)}", file=sys.stderr)
@@ -135,8 +139,8 @@ def verify_scan_findings(
     verified = verify_findings(findings, context.config, rule_verifiers=rule_verifiers)
     context.summary.extra["verification"] = count_statuses(verified)
     if options.revoke:
-        keys = [f.secret for f in verified if _revocable(f, rule_verifiers)]
-        results = _revoke(keys, context.config, options)
+        revocable = [f for f in verified if _revocable(f, rule_verifiers)]
+        results = _revoke(revocable, context.config, options)
         context.summary.extra["revocations"] = [r.to_dict() for r in results]
     return verified
 
@@ -147,16 +151,17 @@ def _revocable(finding: Finding, rule_verifiers: dict[str, str | None]) -> bool:
 
 
 def _revoke(
-    keys: list[str], config: Config, options: ScanOptions
+    findings: list[Finding], config: Config, options: ScanOptions
 ) -> list[RevocationResult]:
-    if not keys:
+    if not findings:
         return []
     results = revoke_keys(
-        keys,
+        [f.secret for f in findings],
         config,
         yes=options.yes,
         delete=options.delete,
         audit_log=options.audit_log,
+        fingerprints=_fingerprints(findings),
     )
     for result in results:
         print(f"keyscan: revoke: {format_revocation(result)}", file=sys.stderr)
@@ -166,6 +171,14 @@ def _revoke(
             file=sys.stderr,
         )
     return results
+
+
+def _fingerprints(findings: Sequence[Finding]) -> dict[str, str]:
+    """Map each finding's secret to its fingerprint; the first finding wins."""
+    mapping: dict[str, str] = {}
+    for finding in findings:
+        mapping.setdefault(finding.secret, finding.fingerprint)
+    return mapping
 
 
 def _gateway_keys(lines: list[str]) -> list[str]:
@@ -207,13 +220,26 @@ def run_revoke(
     format: str,
     stdin: TextIO | None = None,
 ) -> int:
-    """Revoke the keys on stdin; exit 1 when any key may still be usable."""
+    """Revoke the keys on stdin; exit 1 when any key may still be usable.
+
+    A dry run exits 1 whenever it plans a revocation, because the planned
+    key still works.
+    """
     import json
 
     config = load_config(os.getcwd(), config_path)
     keys = _gateway_keys(read_keys(stdin or sys.stdin))
+    # The audit log records each key's fingerprint as a scan would report it,
+    # so the rules decide the rule id as they do in 'keyscan verify'.
+    findings = findings_from_keys(keys, build_engine(config)) if keys else []
     results = revoke_keys(
-        keys, config, gateway=gateway, yes=yes, delete=delete, audit_log=audit_log
+        keys,
+        config,
+        gateway=gateway,
+        yes=yes,
+        delete=delete,
+        audit_log=audit_log,
+        fingerprints=_fingerprints(findings),
     )
     if format == "json":
         payload = {"revocations": [r.to_dict() for r in results]}

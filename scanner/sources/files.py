@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from keyscan.errors import GitError, UsageError
 from keyscan.findings import Summary
@@ -13,6 +13,22 @@ from keyscan.pipeline import Unit
 
 if TYPE_CHECKING:
     import pathspec
+
+SYMLINK_REASON = "symbolic link, not followed; name its target"
+
+
+class _Ignored:
+    """Untracked files and folders that .gitignore hid in the scanned folders."""
+
+    def __init__(self) -> None:
+        self.files = 0
+        self.folders = 0
+
+
+class _Listing(NamedTuple):
+    paths: list[str]
+    ignored_files: int
+    ignored_folders: int
 
 
 def iter_files(
@@ -25,23 +41,52 @@ def iter_files(
     """Yield a unit for every file under ``paths``.
 
     Inside a git work tree a folder lists its tracked and untracked files
-    that .gitignore does not exclude (``git ls-files``). A file named
-    explicitly is always read. Files over ``max_file_size`` and unreadable
-    files are recorded in ``summary`` as skipped.
+    that .gitignore does not exclude (``git ls-files``), and the files and
+    folders it excludes are counted in a note. A path named explicitly is
+    scanned even when .gitignore ignores it: a file is read, and an ignored
+    folder lists every file in it. A symbolic link named explicitly is not
+    followed but recorded as skipped. Files over ``max_file_size`` and
+    unreadable files are recorded in ``summary`` as skipped.
     """
     spec = _exclude_spec(exclude)
+    ignored = _Ignored()
     for given in paths:
         if not os.path.lexists(given):
             raise UsageError(
                 f"path not found: {given}", "check the spelling, or scan '.'"
             )
-        for full in _expand(given, summary):
+        if os.path.islink(given):
+            # A trailing slash ("link/") makes islink() False, so that form
+            # scans the folder that the link points to.
+            shown = display_path(given)
+            if spec is None or not spec.match_file(shown):
+                summary.skip(shown, SYMLINK_REASON)
+            continue
+        for full in _expand(given, summary, ignored):
             shown = display_path(full)
             if spec is not None and spec.match_file(shown):
                 continue
             data = _read(full, shown, summary, max_file_size)
             if data is not None:
                 yield Unit(shown, data)
+    _note_ignored(summary, ignored)
+
+
+def _note_ignored(summary: Summary, ignored: _Ignored) -> None:
+    if not ignored.files and not ignored.folders:
+        return
+    summary.extra["gitignored"] = {"files": ignored.files, "folders": ignored.folders}
+    parts = []
+    if ignored.files:
+        parts.append(f"{ignored.files} file{'s' if ignored.files != 1 else ''}")
+    if ignored.folders:
+        plural = "s" if ignored.folders != 1 else ""
+        parts.append(f"{ignored.folders} folder{plural}")
+    verb = "was" if ignored.files + ignored.folders == 1 else "were"
+    summary.notes.append(
+        f"{' and '.join(parts)} ignored by .gitignore {verb} not scanned "
+        "(name a file or folder on the command line to scan it)"
+    )
 
 
 def display_path(full: str) -> str:
@@ -60,33 +105,45 @@ def _exclude_spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
-def _expand(given: str, summary: Summary) -> Iterator[str]:
+def _expand(given: str, summary: Summary, ignored: _Ignored) -> Iterator[str]:
     if not os.path.isdir(given):
         yield given
         return
-    listed = _git_listing(given)
-    if listed is None:
+    listing = _git_listing(given)
+    if listing is None:
         yield from _walk(given, summary)
         return
-    for relative in listed:
+    ignored.files += listing.ignored_files
+    ignored.folders += listing.ignored_folders
+    for relative in listing.paths:
         full = os.path.join(given, relative)
-        if os.path.isdir(full):
+        if os.path.isdir(full) and not os.path.islink(full):
             summary.skip(display_path(full), "submodule, not descended into")
         else:
+            # A symbolic link goes on to _read, which passes over it: its
+            # target is scanned where it lives.
             yield full
 
 
-def _git_listing(folder: str) -> list[str] | None:
+def _git_listing(folder: str) -> _Listing | None:
+    """List the files to scan in ``folder``, or None outside a git work tree."""
     from keyscan.git import run_git, split_z
 
+    ignored_args = ["--others", "--ignored", "--exclude-standard", "--directory"]
     try:
-        out = run_git(
-            ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            folder,
-        )
+        ignored = split_z(run_git(["ls-files", "-z", *ignored_args], folder))
     except GitError:
         return None  # not a work tree: walk the folder instead
-    return sorted(set(split_z(out)))
+    if ignored == ["./"]:
+        # The folder itself is ignored (git lists it whole as "./"), and the
+        # user named it, so every file in it is scanned.
+        out = run_git(["ls-files", "-z", "--cached", "--others"], folder)
+        return _Listing(sorted(set(split_z(out))), 0, 0)
+    out = run_git(
+        ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], folder
+    )
+    folders = sum(1 for path in ignored if path.endswith("/"))
+    return _Listing(sorted(set(split_z(out))), len(ignored) - folders, folders)
 
 
 def _walk(folder: str, summary: Summary) -> Iterator[str]:
