@@ -295,7 +295,7 @@ def parse_rule(table: Mapping[str, Any], source: str) -> Rule:
         )
 
     regex_text = _require_str(table, "regex", where)
-    groups = _check_regex(ascii_regex(regex_text), where)
+    groups = _check_regex(regex_text, where, ascii=True)
     secret_group = _get(table, "secret_group", int, 1 if groups else 0, where)
     if not 0 <= secret_group <= groups:
         raise RuleError(
@@ -448,14 +448,20 @@ def ascii_regex(text: str) -> str:
     return "(?a)" + text
 
 
-def _check_regex(text: str, where: str) -> int:
+def _check_regex(text: str, where: str, *, ascii: bool = False) -> int:
+    """Compile ``text`` (as the engine will, with ``ascii``) and count its groups.
+
+    Raises RuleError that quotes the pattern as the user wrote it.
+    """
     import regex
 
     from keyscan.regexcache import compile_pattern
 
     try:
-        return int(compile_pattern(text).groups)
-    except regex.error as error:
+        return int(compile_pattern(ascii_regex(text) if ascii else text).groups)
+    except regex.error as compile_error:
+        # Report the position in the user's own text, without the prefix.
+        error = _error_in_own_text(text, compile_error) if ascii else compile_error
         shown = text if len(text) <= 120 else text[:117] + "..."
         raise RuleError(
             f"{where}: invalid regex {shown!r}: {error}",
@@ -463,6 +469,16 @@ def _check_regex(text: str, where: str) -> int:
             "Python regex module, so test it with: python3 -c "
             "\"import regex; regex.compile(r'PATTERN')\"",
         ) from error
+
+
+def _error_in_own_text(text: str, error: Exception) -> Exception:
+    import regex
+
+    try:
+        regex.compile(text)
+    except regex.error as plain:
+        return plain
+    return error
 
 
 def _allow_regexes(allow: Mapping[str, Any], where: str) -> tuple[str, ...]:
