@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from keyscan.display import display_name
+
 # Known prefixes stay visible in a redacted secret, because they tell the
 # reader which kind of key leaked without revealing any of its random part.
 _VISIBLE_PREFIXES = (
@@ -168,8 +170,12 @@ class Summary:
         self.extra: dict[str, Any] = {}
 
     def skip(self, path: str, reason: str) -> None:
-        """Record that ``path`` was not scanned completely, and why."""
-        self.skipped.append(Skipped(path, reason))
+        """Record that ``path`` was not scanned completely, and why.
+
+        ``path`` may come from the command line or the file system, so bytes
+        that are not UTF-8 are stored as escapes (see ``display_name``).
+        """
+        self.skipped.append(Skipped(display_name(path), reason))
 
     def skipped_by_reason(self) -> Mapping[str, int]:
         """Return how many units were skipped for each kind of reason.

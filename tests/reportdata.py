@@ -73,7 +73,7 @@ def sample_findings(keys: KeyGen) -> list[Finding]:
             keys.github(),
             rule_id="github-pat",
             description="GitHub personal access token",
-            path="src\\deploy, old:v1.sh",
+            path="src/deploy, old:v1.sh",
             line=7,
             column=1,
             issuer="GitHub",

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from keyscan.config import Config, load_config
+from keyscan.display import display_name
 from keyscan.engine import AllowList, Engine
 from keyscan.errors import ExitCode
 from keyscan.findings import Finding, Summary
@@ -180,7 +181,7 @@ def apply_baseline(
     summary.extra["baseline_suppressed"] = suppressed
     summary.notes.append(
         f"{suppressed} finding{'s' if suppressed != 1 else ''} suppressed by "
-        f"baseline {baseline.path}"
+        f"baseline {display_name(baseline.path)}"
     )
     return kept
 

@@ -26,7 +26,7 @@ def annotation(finding: Finding) -> str:
     """Return the ``::error`` command for one finding; the secret stays redacted."""
     properties: list[tuple[str, str]] = []
     if finding.path is not None:
-        properties.append(("file", finding.path.replace("\\", "/")))
+        properties.append(("file", finding.path))
         properties.append(("line", str(finding.line)))
         properties.append(("col", str(finding.column)))
         end = end_column(finding)

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
+from keyscan.display import display_name
 from keyscan.engine import Engine, Match
 from keyscan.errors import GitError
 from keyscan.findings import Finding, Summary
@@ -45,7 +46,6 @@ from keyscan.sources.gitlog import (
     Block,
     Change,
     Revisions,
-    display_path,
     is_zero,
     iter_blocks,
 )
@@ -226,7 +226,7 @@ class _Reader:
             if kind == b"tag":
                 self.tags += 1
                 self._messages.append(
-                    MessageJob(oid.decode("ascii"), display_path(ref))
+                    MessageJob(oid.decode("ascii"), display_name(ref))
                 )
                 if len(self._messages) >= _BATCH:
                     self._flush_messages()
@@ -499,7 +499,7 @@ def _head_blobs(cwd: str, paths: set[str]) -> dict[str, str] | None:
     blobs: dict[str, str] = {}
     for row in out.split(b"\0"):
         info, _, raw_path = row.partition(b"\t")
-        path = display_path(raw_path)
+        path = display_name(raw_path)
         if path in paths:
             blobs[path] = info.split(b" ")[2].decode("ascii")
     return blobs
