@@ -14,10 +14,17 @@ from typing import NamedTuple
 
 import click
 
-from keyscan.baseline import compare, entries_of, load_baseline, write_baseline
+from keyscan.baseline import (
+    compare,
+    dump_baseline,
+    entries_of,
+    load_baseline,
+    write_baseline,
+)
 from keyscan.cli.run import Consumer, ScanOptions
 from keyscan.errors import ExitCode
 from keyscan.findings import Finding, Summary
+from keyscan.output import STDOUT, is_stdout, write_output
 
 
 class BaselineRequest(NamedTuple):
@@ -35,10 +42,15 @@ def create_baseline(request: BaselineRequest) -> ExitCode:
 
     def record(findings: list[Finding], summary: Summary) -> ExitCode:
         entries = entries_of(findings)
-        write_baseline(request.path, entries)
+        if is_stdout(request.path):
+            write_output(STDOUT, dump_baseline(entries))
+            target = "stdout"
+        else:
+            write_baseline(request.path, entries)
+            target = request.path
         click.echo(
             f"keyscan: wrote {len(entries)} fingerprints of {len(findings)} "
-            f"findings to {request.path}",
+            f"findings to {target}",
             err=True,
         )
         return ExitCode.CLEAN

@@ -41,8 +41,9 @@ def scan_options(function: F) -> F:
         click.option(
             "--output",
             "-o",
-            type=click.Path(dir_okay=False, writable=True),
-            help="Write the report to this file; the terminal still gets the findings.",
+            type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+            help="Write the report to this file, or to stdout for '-'. The "
+            "terminal still gets the findings.",
         ),
         config_option,
         click.option(
@@ -89,9 +90,9 @@ def scan_options(function: F) -> F:
         ),
         click.option(
             "--audit-log",
-            type=click.Path(dir_okay=False),
-            help="JSON Lines file that records every revocation attempt "
-            "[default: $XDG_STATE_HOME/keyscan/revocations.jsonl].",
+            type=click.Path(dir_okay=False, allow_dash=True),
+            help="JSON Lines file that records every revocation attempt, or '-' "
+            "for stdout [default: $XDG_STATE_HOME/keyscan/revocations.jsonl].",
         ),
         click.option(
             "--fail-on",

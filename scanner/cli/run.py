@@ -13,6 +13,7 @@ from keyscan.display import display_name
 from keyscan.engine import AllowList, Engine
 from keyscan.errors import ExitCode
 from keyscan.findings import Finding, Summary
+from keyscan.output import STDOUT, check_one_stdout, is_stdout, write_output
 
 if TYPE_CHECKING:
     from keyscan.baseline import Baseline
@@ -99,6 +100,8 @@ def execute(
     one stops the command before any work is done.
     """
     started = time.monotonic()
+    if options.consume is None:
+        check_one_stdout(stdout_writers(options))
     baseline = _load_baseline(options.baseline)
     config = load_config(config_root, options.config)
     if options.revoke:
@@ -130,6 +133,21 @@ def execute(
     extra = {"rules": engine.ruleset.rules, "exit_code": int(code)}
     write_report(command, options, findings, summary, **extra)
     return code
+
+
+def stdout_writers(options: ScanOptions) -> list[str]:
+    """Return the outputs of a scan that go to stdout, as the user named them."""
+    writers = []
+    if options.output is None:
+        writers.append(f"the {options.format} report (no --output)")
+    elif is_stdout(options.output):
+        writers.append("--output -")
+    writers += [
+        f"--{kind} -" for kind, path in options.extra_reports if is_stdout(path)
+    ]
+    if options.revoke and is_stdout(options.audit_log):
+        writers.append("--audit-log -")
+    return writers
 
 
 def _save_compiled_patterns() -> None:
@@ -200,7 +218,7 @@ def write_report(
     from keyscan.report import render
     from keyscan.report.text import summary_line
 
-    output = options.output
+    output = None if is_stdout(options.output) else options.output
     color = use_color(sys.stdout) if options.color is None else options.color
     report = render(
         options.format,
@@ -212,21 +230,15 @@ def write_report(
         **_format_context(options.format, context),
     )
     if output is not None:
-        _write_file(output, report)
+        write_output(output, report)
         _write_text_findings(command, options, findings, summary)
     elif report:
-        sys.stdout.write(report)
-        sys.stdout.flush()
+        write_output(STDOUT, report)
     for format, path in options.extra_reports:
         extra = render(format, findings, summary, **_format_context(format, context))
-        _write_file(path, extra)
+        write_output(path, extra)
     if not options.quiet or findings:
         print(summary_line(summary, color=use_color(sys.stderr)), file=sys.stderr)
-
-
-def _write_file(path: str, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
 
 
 def _format_context(format: str, context: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from keyscan.config import Config, load_config
 from keyscan.engine import Engine, Match
 from keyscan.errors import ExitCode
 from keyscan.findings import Finding, Summary, fingerprint, redact
+from keyscan.output import STDOUT, check_one_stdout, is_stdout, write_output
 from keyscan.revoke import (
     ALREADY_DEAD,
     DELETED,
@@ -101,11 +102,7 @@ def run_verify(options: ScanOptions, fail_on: str, stdin: TextIO | None = None) 
     counts = count_statuses(verified)
     summary.extra["verification"] = counts
     report = render(options.format, verified, summary, command="verify")
-    if options.output is not None:
-        with open(options.output, "w", encoding="utf-8") as handle:
-            handle.write(report)
-    else:
-        sys.stdout.write(report)
+    write_output(options.output or STDOUT, report)
     print(f"keyscan: {verify_summary_line(counts)}", file=sys.stderr)
     return exit_code(verified, fail_on)
 
@@ -210,6 +207,12 @@ def run_revoke(
     """Revoke the keys on stdin; exit 1 when any key may still be usable."""
     import json
 
+    if is_stdout(audit_log):
+        # The results always go to stdout.
+        check_one_stdout(
+            [f"the {format} results", "--audit-log -"],
+            "pass a file to --audit-log",
+        )
     config = load_config(os.getcwd(), config_path)
     keys = _gateway_keys(read_keys(stdin or sys.stdin))
     results = revoke_keys(
