@@ -1,4 +1,4 @@
-"""Text for reports and messages: file names as valid UTF-8."""
+"""Text for reports and messages: file names as valid UTF-8, counted nouns."""
 
 from __future__ import annotations
 
@@ -29,3 +29,14 @@ def display_name(name: str | bytes) -> str:
             # file name may contain one) is written as its escaped UTF-8 bytes.
             raw += char.encode("utf-8", "surrogatepass")
     return raw.decode("utf-8", "backslashreplace")
+
+
+def count_noun(count: int, singular: str, plural: str | None = None) -> str:
+    """Return ``count`` and the noun in the right number: ``1 file``, ``2 files``.
+
+    ``plural`` defaults to ``singular`` plus ``s``. Pass it for other plurals
+    (``entry``, ``entries``).
+    """
+    if count == 1:
+        return f"{count} {singular}"
+    return f"{count} {plural or singular + 's'}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from keyscan.display import display_name
+from keyscan.display import count_noun, display_name
 from keyscan.engine import Engine, Match
 from keyscan.findings import Finding, Summary, redact
 
@@ -64,7 +64,7 @@ def scan_units(
     if binary:
         summary.extra["binary_files"] = binary
         summary.notes.append(
-            f"{binary} binary files were scanned for exact key formats only"
+            f"scanned {count_noun(binary, 'binary file')} for exact key formats only"
         )
     summary.findings = len(findings)
     return findings

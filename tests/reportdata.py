@@ -91,5 +91,5 @@ def sample_summary() -> Summary:
     summary.bytes_scanned = 1200
     summary.duration_s = 1.5
     summary.skip("big.bin", "too large (30 MiB)")
-    summary.notes.append("1 binary files were scanned for exact key formats only")
+    summary.notes.append("scanned 1 binary file for exact key formats only")
     return summary

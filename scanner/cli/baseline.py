@@ -22,6 +22,7 @@ from keyscan.baseline import (
     write_baseline,
 )
 from keyscan.cli.run import Consumer, ScanOptions
+from keyscan.display import count_noun
 from keyscan.errors import ExitCode
 from keyscan.findings import Finding, Summary
 from keyscan.output import STDOUT, is_stdout, write_output
@@ -48,9 +49,10 @@ def create_baseline(request: BaselineRequest) -> ExitCode:
         else:
             write_baseline(request.path, entries)
             target = request.path
+        fingerprints = count_noun(len(entries), "fingerprint")
         click.echo(
-            f"keyscan: wrote {len(entries)} fingerprints of {len(findings)} "
-            f"findings to {target}",
+            f"keyscan: wrote {fingerprints} of {count_noun(len(findings), 'finding')} "
+            f"to {target}",
             err=True,
         )
         return ExitCode.CLEAN
@@ -82,17 +84,22 @@ def update_baseline(request: BaselineRequest, *, prune: bool) -> ExitCode:
 def _print_update(
     path: str, new: Mapping[str, str], stale: Mapping[str, str], prune: bool
 ) -> None:
-    click.echo(f"keyscan: added {len(new)} new fingerprints to {path}", err=True)
+    added = count_noun(len(new), "new fingerprint")
+    click.echo(f"keyscan: added {added} to {path}", err=True)
     if not stale:
         return
     verb = "removed" if prune else "kept"
     click.echo(
-        f"keyscan: {len(stale)} stale entries (no longer found), {verb}:", err=True
+        f"keyscan: {count_noun(len(stale), 'stale entry', 'stale entries')} (no "
+        f"longer found), {verb}:",
+        err=True,
     )
     for fingerprint in sorted(stale):
         click.echo(f"  {fingerprint}  {stale[fingerprint]}", err=True)
     if not prune:
-        click.echo("keyscan: hint: run again with --prune to remove them", err=True)
+        click.echo(
+            "keyscan: hint: run again with --prune to remove stale entries", err=True
+        )
 
 
 def _scan(request: BaselineRequest, consume: Consumer) -> ExitCode:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from keyscan.config import Config, load_config
-from keyscan.display import display_name
+from keyscan.display import count_noun, display_name
 from keyscan.engine import AllowList, Engine
 from keyscan.errors import ExitCode
 from keyscan.findings import Finding, Summary
@@ -170,8 +170,9 @@ def exit_code(findings: list[Finding], fail_on: str) -> ExitCode:
             # Such a key may still work. The run passes only because the API
             # could not be reached, so the CI log should show it.
             print(
-                f"keyscan: warning: {unknown} keys could not be checked (status "
-                "unknown) and do not fail the run under --fail-on live",
+                f"keyscan: warning: {count_noun(unknown, 'key')} could not be "
+                "checked (status unknown); under --fail-on live, unknown keys do "
+                "not fail the run",
                 file=sys.stderr,
             )
         usable = ("live", "restricted")
@@ -198,8 +199,8 @@ def apply_baseline(
     kept, suppressed = filter_findings(findings, baseline)
     summary.extra["baseline_suppressed"] = suppressed
     summary.notes.append(
-        f"{suppressed} finding{'s' if suppressed != 1 else ''} suppressed by "
-        f"baseline {display_name(baseline.path)}"
+        f"{count_noun(suppressed, 'finding')} suppressed by baseline "
+        f"{display_name(baseline.path)}"
     )
     return kept
 

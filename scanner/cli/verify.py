@@ -15,6 +15,7 @@ from typing import TextIO
 
 from keyscan.cli.run import ScanContext, ScanOptions, build_engine, exit_code
 from keyscan.config import Config, load_config
+from keyscan.display import count_noun
 from keyscan.engine import Engine, Match
 from keyscan.errors import ExitCode
 from keyscan.findings import Finding, Summary, fingerprint, redact
@@ -111,8 +112,7 @@ def verify_summary_line(counts: dict[str, int]) -> str:
     """Return the stderr summary of a verify run, such as ``checked 3 keys: ...``."""
     total = sum(counts.values())
     parts = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
-    noun = "key" if total == 1 else "keys"
-    return f"checked {total} {noun}: {parts or 'none given'}"
+    return f"checked {count_noun(total, 'key')}: {parts or 'none given'}"
 
 
 def count_statuses(findings: Sequence[Finding]) -> dict[str, int]:
