@@ -64,7 +64,11 @@ def scan_options(function: F) -> F:
             help="Colour the text report [default: when stdout is a terminal].",
         ),
         click.option(
-            "--quiet", "-q", is_flag=True, help="Print no summary line when clean."
+            "--quiet",
+            "-q",
+            is_flag=True,
+            help="Print no summary line for a clean run: one that found no "
+            "secret, skipped no file and scanned at least one.",
         ),
         click.option(
             "--verify",

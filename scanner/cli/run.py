@@ -238,8 +238,14 @@ def write_report(
     for format, path in options.extra_reports:
         extra = render(format, findings, summary, **_format_context(format, context))
         write_output(path, extra)
-    if not options.quiet or findings:
+    if not options.quiet or not _is_clean(findings, summary):
         print(summary_line(summary, color=use_color(sys.stderr)), file=sys.stderr)
+
+
+def _is_clean(findings: list[Finding], summary: Summary) -> bool:
+    # --quiet hides the summary of a clean run only. A run that scanned
+    # nothing or skipped a file must never look clean.
+    return not findings and not summary.skipped and not summary.nothing_scanned
 
 
 def _format_context(format: str, context: dict[str, Any]) -> dict[str, Any]:
