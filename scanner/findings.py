@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from keyscan.display import display_name
+
 # Known prefixes stay visible in a redacted secret, because they tell the
 # reader which kind of key leaked without revealing any of its random part.
 _VISIBLE_PREFIXES = (
@@ -161,6 +163,10 @@ class Summary:
     def __init__(self) -> None:
         self.files_scanned = 0
         self.bytes_scanned = 0
+        # Commit and tag messages, counted by history scans only. Tag messages
+        # are part of messages_scanned and also counted in tags_scanned.
+        self.messages_scanned = 0
+        self.tags_scanned = 0
         self.skipped: list[Skipped] = []
         self.findings = 0
         self.duration_s = 0.0
@@ -168,8 +174,17 @@ class Summary:
         self.extra: dict[str, Any] = {}
 
     def skip(self, path: str, reason: str) -> None:
-        """Record that ``path`` was not scanned completely, and why."""
-        self.skipped.append(Skipped(path, reason))
+        """Record that ``path`` was not scanned completely, and why.
+
+        ``path`` may come from the command line or the file system, so bytes
+        that are not UTF-8 are stored as escapes (see ``display_name``).
+        """
+        self.skipped.append(Skipped(display_name(path), reason))
+
+    @property
+    def nothing_scanned(self) -> bool:
+        """Whether the run read no file and no commit or tag message."""
+        return self.files_scanned == 0 and self.messages_scanned == 0
 
     def skipped_by_reason(self) -> Mapping[str, int]:
         """Return how many units were skipped for each kind of reason.
@@ -187,6 +202,8 @@ class Summary:
         data: dict[str, Any] = {
             "files_scanned": self.files_scanned,
             "bytes_scanned": self.bytes_scanned,
+            "messages_scanned": self.messages_scanned,
+            "tags_scanned": self.tags_scanned,
             "skipped": [item._asdict() for item in self.skipped],
             "findings": self.findings,
             "duration_s": round(self.duration_s, 3),

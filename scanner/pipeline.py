@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from keyscan.display import count_noun, display_name
 from keyscan.engine import Engine, Match
 from keyscan.findings import Finding, Summary, redact
 
@@ -22,11 +23,15 @@ class Unit(NamedTuple):
 
 
 def make_finding(match: Match, path: str | None, **extra: Any) -> Finding:
-    """Build the finding for ``match`` found at ``path``."""
+    """Build the finding for ``match`` found at ``path``.
+
+    ``path`` may be a file system path with undecodable bytes, so it is
+    converted to the escaped form every report can write.
+    """
     return Finding(
         rule_id=match.rule.id,
         description=match.rule.description,
-        path=path,
+        path=None if path is None else display_name(path),
         line=match.line,
         column=match.column,
         secret_redacted=redact(match.secret),
@@ -59,7 +64,7 @@ def scan_units(
     if binary:
         summary.extra["binary_files"] = binary
         summary.notes.append(
-            f"{binary} binary files were scanned for exact key formats only"
+            f"scanned {count_noun(binary, 'binary file')} for exact key formats only"
         )
     summary.findings = len(findings)
     return findings

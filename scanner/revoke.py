@@ -20,6 +20,7 @@ import dataclasses
 import datetime
 import json
 import os
+import sys
 import threading
 import urllib.parse
 from collections.abc import Iterable, Mapping
@@ -27,6 +28,7 @@ from typing import Any
 
 from keyscan.errors import CredentialsError, TokenApiError, UsageError
 from keyscan.findings import redact, secret_hash
+from keyscan.output import is_stdout
 from keyscan.verify.base import DEAD, LIVE, RESTRICTED
 from keyscan.verify.newapi import NewApiVerifier, bare_key, gateway_key
 from keyscan.verify.runner import make_client
@@ -110,7 +112,10 @@ def default_audit_log(env: Mapping[str, str] | None = None) -> str:
 
 
 class AuditLog:
-    """Append-only JSON lines, created with owner-only permissions."""
+    """Append-only JSON lines, created with owner-only permissions.
+
+    The path ``-`` writes the lines to stdout instead of a file.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -136,6 +141,11 @@ class AuditLog:
         self._write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def _write(self, text: str) -> None:
+        if is_stdout(self.path):
+            with self._lock:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            return
         folder = os.path.dirname(self.path)
         with self._lock:
             if folder:

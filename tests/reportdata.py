@@ -73,7 +73,7 @@ def sample_findings(keys: KeyGen) -> list[Finding]:
             keys.github(),
             rule_id="github-pat",
             description="GitHub personal access token",
-            path="src\\deploy, old:v1.sh",
+            path="src/deploy, old:v1.sh",
             line=7,
             column=1,
             issuer="GitHub",
@@ -91,5 +91,5 @@ def sample_summary() -> Summary:
     summary.bytes_scanned = 1200
     summary.duration_s = 1.5
     summary.skip("big.bin", "too large (30 MiB)")
-    summary.notes.append("1 binary files were scanned for exact key formats only")
+    summary.notes.append("scanned 1 binary file for exact key formats only")
     return summary

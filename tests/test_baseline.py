@@ -234,8 +234,8 @@ def test_baseline_update_adds_and_lists_stale(
     repo.write("new.py", f'KEY = "{keys.gateway()}"\n')
     result = run_keyscan(["baseline", "update"], repo.path)
     assert result.code == 0, result
-    assert "added 1 new fingerprints" in result.stderr
-    assert "1 stale entries" in result.stderr
+    assert "added 1 new fingerprint to" in result.stderr
+    assert "1 stale entry (no longer found)" in result.stderr
     assert stale_entry["fingerprint"] in result.stderr
     assert "--prune" in result.stderr
     assert len(_entries(path)) == 2

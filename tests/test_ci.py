@@ -287,7 +287,7 @@ def test_ci_github_push_range(
     result = run_keyscan(["ci"], work)
     assert result.code == 0, result
     assert scanned == [f"{history.middle}..{history.head}"]
-    assert "(1 commits): GitHub push" in result.stderr
+    assert "(1 commit): GitHub push" in result.stderr
 
 
 def test_ci_github_new_branch_push(
@@ -382,7 +382,7 @@ def test_ci_shallow_relative_rev_no_fetch_error(
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings == []
     assert "running git fetch --unshallow origin" in result.stderr
-    assert "(1 commits)" in result.stderr
+    assert "(1 commit)" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -455,7 +455,7 @@ def test_ci_shallow_no_deepen_explains(
     assert f"commit {history.base} is not in this clone" in result.stderr
     assert "fetch-depth: 0" in result.stderr
     assert "GIT_DEPTH: 0" in result.stderr
-    assert "shallow clone (1 commits)" in result.stderr
+    assert "shallow clone (1 commit)" in result.stderr
 
 
 def test_ci_unreachable_base_falls_back(

@@ -151,7 +151,7 @@ def test_action_pull_request_run(
     done = _run_bash(_step(action, "scan")["run"], work, env)
     assert done.returncode == 0, done.stderr
     assert outputs.read_text(encoding="utf-8") == "exit-code=1\n"
-    assert f"scanning {base}..{head} (1 commits)" in done.stderr
+    assert f"scanning {base}..{head} (1 commit)" in done.stderr
     annotations = [
         line for line in done.stdout.splitlines() if line.startswith("::error")
     ]

@@ -394,6 +394,45 @@ def test_max_file_size_help_lists_units(run_keyscan: Any, tmp_path: Path) -> Non
         assert "at most 1024GiB" in text
 
 
+def test_quiet_clean_run_prints_nothing(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / "a.txt").write_text("x = 1\n")
+    result = run_keyscan(["scan", "-q", "."], tmp_path)
+
+    assert result.code == ExitCode.CLEAN
+    assert result.stderr == ""
+
+
+def test_quiet_nothing_scanned_prints_summary(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / "bundle.min.js").write_text("x" * 2000)
+    args = ["scan", "-q", "--max-file-size", "1000", "bundle.min.js"]
+    result = run_keyscan(args, tmp_path)
+
+    assert result.code == ExitCode.CLEAN
+    assert "skipped 1: 1 over the size limit" in result.stderr
+    assert "(nothing was scanned)" in result.stderr
+
+
+def test_quiet_skipped_file_prints_summary(tmp_path: Path, run_keyscan: Any) -> None:
+    (tmp_path / "a.txt").write_text("x = 1\n")
+    (tmp_path / "bundle.min.js").write_text("x" * 2000)
+    result = run_keyscan(["scan", "-q", "--max-file-size", "1000", "."], tmp_path)
+
+    assert result.code == ExitCode.CLEAN
+    assert "scanned 1 file " in result.stderr
+    assert "skipped 1: 1 over the size limit" in result.stderr
+    assert "nothing was scanned" not in result.stderr
+
+
+def test_quiet_staged_nothing_staged_prints_summary(
+    repo: Repo, run_keyscan: Any
+) -> None:
+    # The hook's fast path, with no staged change to read.
+    result = run_keyscan(["staged", "-q"], repo.path)
+
+    assert result.code == ExitCode.CLEAN
+    assert "(nothing was scanned)" in result.stderr
+
+
 def test_fingerprint_survives_moving_lines(
     tmp_path: Path, keys: KeyGen, run_keyscan: Any
 ) -> None:

@@ -352,4 +352,4 @@ def test_cli_fail_on_live_warns_about_unknown(
     repo.write(".env", f"KEY={make_key(random.Random(12))}\n")
     result = run_keyscan(["scan", "--fail-on", "live", "."], repo.path)
     assert result.code == 0
-    assert "1 keys could not be checked" in result.stderr
+    assert "1 key could not be checked" in result.stderr

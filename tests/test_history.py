@@ -334,7 +334,7 @@ def test_history_submodule_not_descended(
     result = _history(run_keyscan, repo)
     assert result.code == 0
     assert result.json()["summary"]["submodules"] == 1
-    assert "submodules were not descended into" in result.stderr
+    assert "did not descend into 1 submodule;" in result.stderr
 
 
 def test_history_lfs_pointer_skipped(repo: Repo, run_keyscan: Any) -> None:
@@ -347,7 +347,7 @@ def test_history_lfs_pointer_skipped(repo: Repo, run_keyscan: Any) -> None:
 
     result = _history(run_keyscan, repo)
     assert result.json()["summary"]["lfs_pointers"] == 1
-    assert "Git LFS pointer files were not scanned" in result.stderr
+    assert "skipped 1 Git LFS pointer file," in result.stderr
 
 
 def test_history_binary_and_non_utf8_path(
@@ -656,3 +656,38 @@ def test_history_many_commits_tags_and_keys(
     assert len({f["commit"] for f in document["findings"]}) == count
     assert document["summary"]["tags_scanned"] == count
     assert document["summary"]["messages_scanned"] == 2 * count
+
+
+def test_pre_push_counts_commit_message(
+    repo: Repo,
+    keys: KeyGen,
+    tmp_path: Path,
+    run_keyscan: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo.write("a.txt", "x = 1\n")
+    before = _commit(repo, "Initial", 9)
+    clone = _pushed_repo(repo, tmp_path)
+    after = _commit(clone, f"Use KEY={keys.gateway()}", 10)
+
+    monkeypatch.setenv("PRE_COMMIT_FROM_REF", before)
+    monkeypatch.setenv("PRE_COMMIT_TO_REF", after)
+    result = run_keyscan(["history", "--pre-push"], clone.path)
+
+    assert result.code == 1, result
+    assert "scanned 0 files (0 bytes) and 1 commit message in " in result.stderr
+    assert ": 1 secret found" in result.stderr
+    assert "nothing was scanned" not in result.stderr
+
+
+def test_history_json_counts_messages(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    _commit(repo, f"Use KEY={keys.gateway()}", 9)
+    repo.git("tag", "-a", "v1", "-m", "First release")
+    result = run_keyscan(["history", "--format", "json"], repo.path)
+    summary = result.json()["summary"]
+
+    assert summary["messages_scanned"] == 2
+    assert summary["tags_scanned"] == 1
+    assert "1 commit message and 1 tag message" in result.stderr

@@ -32,8 +32,15 @@ def test_github_annotation_fields(keys: KeyGen) -> None:
 
 
 def test_github_annotation_escapes_path(keys: KeyGen) -> None:
-    finding = make_finding(keys.gateway(), path="dir\\a, b:c.txt")
+    finding = make_finding(keys.gateway(), path="dir/a, b:c.txt")
     assert "file=dir/a%2C b%3Ac.txt,line=3" in annotation(finding)
+
+
+def test_github_annotation_keeps_backslash(keys: KeyGen) -> None:
+    # Sources give paths with slashes; a backslash belongs to the name or to
+    # the escape of a byte that is not UTF-8.
+    finding = make_finding(keys.gateway(), path="dir/caf\\xe9.txt")
+    assert "file=dir/caf\\xe9.txt,line=3" in annotation(finding)
 
 
 def test_github_message_finding_has_no_file(keys: KeyGen) -> None:

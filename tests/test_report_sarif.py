@@ -94,6 +94,8 @@ def test_sarif_uri_uses_forward_slashes(keys: KeyGen) -> None:
     assert relative_uri("./a/b.txt") == "a/b.txt"
     # A colon left in the first segment would read as a URI scheme.
     assert relative_uri("c:notes.txt") == "c%3Anotes.txt"
+    # A backslash is part of the name, such as the escape of a byte 0xE9.
+    assert relative_uri("caf\\xe9.txt") == "caf%5Cxe9.txt"
 
 
 def test_sarif_history_properties(keys: KeyGen) -> None:

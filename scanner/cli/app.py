@@ -106,7 +106,10 @@ def rules(config: str | None) -> None:
     help="Report format written to stdout (or to --output).",
 )
 @click.option(
-    "--output", "-o", type=click.Path(dir_okay=False), help="Write the report here."
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write the report to this file ('-' for stdout).",
 )
 @config_option
 @click.option(
@@ -136,9 +139,9 @@ def verify(format_: str, output: str | None, config: str | None, fail_on: str) -
 @click.option("--delete", is_flag=True, help="Delete each token after disabling it.")
 @click.option(
     "--audit-log",
-    type=click.Path(dir_okay=False),
-    help="Append one JSON line per key to this file "
-    "[default: $XDG_STATE_HOME/keyscan/revocations.jsonl].",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Append one JSON line per key to this file ('-' is rejected, because "
+    "the results go to stdout) [default: $XDG_STATE_HOME/keyscan/revocations.jsonl].",
 )
 @click.option(
     "--gateway",
@@ -200,14 +203,14 @@ def revoke(
 @click.option(
     "--sarif",
     "sarif_file",
-    type=click.Path(dir_okay=False),
-    help="Also write a SARIF report to this file, from the same scan.",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Also write a SARIF report to this file ('-' for stdout), from the same scan.",
 )
 @click.option(
     "--gitlab",
     "gitlab_file",
-    type=click.Path(dir_okay=False),
-    help="Also write a GitLab secret-detection report to this file.",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Also write a GitLab secret-detection report to this file ('-' for stdout).",
 )
 @scan_options
 def ci(
@@ -225,10 +228,14 @@ def ci(
     the reason are printed on stderr.
     """
     from keyscan.cli.ci import run_ci
+    from keyscan.cli.run import stdout_writers
+    from keyscan.output import check_one_stdout
 
     options = make_options(params)
     extra = [("sarif", sarif_file), ("gitlab", gitlab_file)]
     options.extra_reports = tuple((kind, path) for kind, path in extra if path)
+    # Checked here as well as in the scan, so the error comes before git fetches.
+    check_one_stdout(stdout_writers(options))
     raise SystemExit(run_ci(rev, options, deepen=deepen))
 
 
@@ -271,8 +278,8 @@ def baseline() -> None:
     "-o",
     default=".keyscan-baseline.json",
     show_default=True,
-    type=click.Path(dir_okay=False),
-    help="Baseline file to write.",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Baseline file to write ('-' for stdout).",
 )
 @click.option(
     "--force",

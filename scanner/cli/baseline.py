@@ -14,10 +14,18 @@ from typing import NamedTuple
 
 import click
 
-from keyscan.baseline import compare, entries_of, load_baseline, write_baseline
+from keyscan.baseline import (
+    compare,
+    dump_baseline,
+    entries_of,
+    load_baseline,
+    write_baseline,
+)
 from keyscan.cli.run import Consumer, ScanOptions
+from keyscan.display import count_noun
 from keyscan.errors import BaselineError, ExitCode
 from keyscan.findings import Finding, Summary
+from keyscan.output import STDOUT, is_stdout, write_output
 
 
 class BaselineRequest(NamedTuple):
@@ -48,10 +56,16 @@ def create_baseline(request: BaselineRequest, *, force: bool = False) -> ExitCod
 
     def record(findings: list[Finding], summary: Summary) -> ExitCode:
         entries = entries_of(findings)
-        write_baseline(request.path, entries)
+        if is_stdout(request.path):
+            write_output(STDOUT, dump_baseline(entries))
+            target = "stdout"
+        else:
+            write_baseline(request.path, entries)
+            target = request.path
+        fingerprints = count_noun(len(entries), "fingerprint")
         click.echo(
-            f"keyscan: wrote {len(entries)} fingerprints of {len(findings)} "
-            f"findings to {request.path}",
+            f"keyscan: wrote {fingerprints} of {count_noun(len(findings), 'finding')} "
+            f"to {target}",
             err=True,
         )
         return ExitCode.CLEAN
@@ -83,17 +97,22 @@ def update_baseline(request: BaselineRequest, *, prune: bool) -> ExitCode:
 def _print_update(
     path: str, new: Mapping[str, str], stale: Mapping[str, str], prune: bool
 ) -> None:
-    click.echo(f"keyscan: added {len(new)} new fingerprints to {path}", err=True)
+    added = count_noun(len(new), "new fingerprint")
+    click.echo(f"keyscan: added {added} to {path}", err=True)
     if not stale:
         return
     verb = "removed" if prune else "kept"
     click.echo(
-        f"keyscan: {len(stale)} stale entries (no longer found), {verb}:", err=True
+        f"keyscan: {count_noun(len(stale), 'stale entry', 'stale entries')} (no "
+        f"longer found), {verb}:",
+        err=True,
     )
     for fingerprint in sorted(stale):
         click.echo(f"  {fingerprint}  {stale[fingerprint]}", err=True)
     if not prune:
-        click.echo("keyscan: hint: run again with --prune to remove them", err=True)
+        click.echo(
+            "keyscan: hint: run again with --prune to remove stale entries", err=True
+        )
 
 
 def _scan(request: BaselineRequest, consume: Consumer) -> ExitCode:

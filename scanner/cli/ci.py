@@ -18,6 +18,7 @@ import click
 
 from keyscan.ci_range import RangeChoice, resolve_range
 from keyscan.cli.run import ScanOptions
+from keyscan.display import count_noun
 from keyscan.errors import ExitCode, GitError
 from keyscan.git import repo_root, run_git
 
@@ -238,12 +239,14 @@ def announce(repo: str, choice: RangeChoice) -> None:
     if rev_range is None:
         where = "the whole history"
         if is_shallow(repo):
-            where += f" of this shallow clone ({_count(repo, ['HEAD'])} commits)"
+            where += f" of this shallow clone ({_count(repo, ['HEAD'])})"
     else:
-        where = f"{rev_range} ({_count(repo, [rev_range])} commits)"
+        where = f"{rev_range} ({_count(repo, [rev_range])})"
     click.echo(f"keyscan ci: scanning {where}: {choice.reason}", err=True)
 
 
 def _count(repo: str, revisions: list[str]) -> str:
+    """Return how many commits ``revisions`` select, as ``2 commits``."""
     out = run_git(["rev-list", "--count", *revisions, "--"], repo, check=False)
-    return out.decode().strip() or "?"
+    count = out.decode().strip()
+    return count_noun(int(count), "commit") if count.isdigit() else "? commits"

@@ -11,6 +11,7 @@ import click
 
 from keyscan.cli.options import make_options, scan_options
 from keyscan.cli.run import ScanContext, ScanOptions, execute
+from keyscan.display import count_noun
 from keyscan.errors import ExitCode, UsageError
 from keyscan.findings import Finding
 from keyscan.sources.gitlog import Revisions
@@ -180,7 +181,7 @@ class ProgressBar:
             return
         rate = progress.bytes_done / progress.elapsed_s if progress.elapsed_s else 0.0
         line = (
-            f"keyscan: {progress.commits} commits, "
+            f"keyscan: {count_noun(progress.commits, 'commit')}, "
             f"{progress.blobs_done}/{progress.blobs_queued} blobs, "
             f"{_mib(progress.bytes_done)} MiB at {_mib(rate)} MiB/s, "
             f"{progress.elapsed_s:.0f} s"

@@ -42,8 +42,9 @@ def scan_options(function: F) -> F:
         click.option(
             "--output",
             "-o",
-            type=click.Path(dir_okay=False, writable=True),
-            help="Write the report to this file; the terminal still gets the findings.",
+            type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+            help="Write the report to this file, or to stdout for '-'. The "
+            "terminal still gets the findings.",
         ),
         config_option,
         click.option(
@@ -64,7 +65,11 @@ def scan_options(function: F) -> F:
             help="Colour the text report [default: when stdout is a terminal].",
         ),
         click.option(
-            "--quiet", "-q", is_flag=True, help="Print no summary line when clean."
+            "--quiet",
+            "-q",
+            is_flag=True,
+            help="Print no summary line for a clean run: one that found no "
+            "secret, skipped no file and scanned at least one.",
         ),
         click.option(
             "--verify",
@@ -90,9 +95,9 @@ def scan_options(function: F) -> F:
         ),
         click.option(
             "--audit-log",
-            type=click.Path(dir_okay=False),
-            help="JSON Lines file that records every revocation attempt "
-            "[default: $XDG_STATE_HOME/keyscan/revocations.jsonl].",
+            type=click.Path(dir_okay=False, allow_dash=True),
+            help="JSON Lines file that records every revocation attempt, or '-' "
+            "for stdout [default: $XDG_STATE_HOME/keyscan/revocations.jsonl].",
         ),
         click.option(
             "--fail-on",

@@ -9,9 +9,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from keyscan.config import Config, load_config
+from keyscan.display import count_noun, display_name
 from keyscan.engine import AllowList, Engine
-from keyscan.errors import ExitCode, UsageError
+from keyscan.errors import ExitCode
 from keyscan.findings import Finding, Summary
+from keyscan.output import STDOUT, check_one_stdout, is_stdout, write_output
 
 if TYPE_CHECKING:
     from keyscan.baseline import Baseline
@@ -99,6 +101,8 @@ def execute(
     one stops the command before any work is done.
     """
     started = time.monotonic()
+    if options.consume is None:
+        check_one_stdout(stdout_writers(options))
     baseline = _load_baseline(options.baseline)
     config = load_config(config_root, options.config)
     if options.revoke:
@@ -132,6 +136,21 @@ def execute(
     return code
 
 
+def stdout_writers(options: ScanOptions) -> list[str]:
+    """Return the outputs of a scan that go to stdout, as the user named them."""
+    writers = []
+    if options.output is None:
+        writers.append(f"the {options.format} report (no --output)")
+    elif is_stdout(options.output):
+        writers.append("--output -")
+    writers += [
+        f"--{kind} -" for kind, path in options.extra_reports if is_stdout(path)
+    ]
+    if options.revoke and is_stdout(options.audit_log):
+        writers.append("--audit-log -")
+    return writers
+
+
 def _save_compiled_patterns() -> None:
     # A run that compiled nothing never imported the cache module (or regex).
     cache = sys.modules.get("keyscan.regexcache")
@@ -152,8 +171,9 @@ def exit_code(findings: list[Finding], fail_on: str) -> ExitCode:
             # Such a key may still work. The run passes only because the API
             # could not be reached, so the CI log should show it.
             print(
-                f"keyscan: warning: {unknown} keys could not be checked (status "
-                "unknown) and do not fail the run under --fail-on live",
+                f"keyscan: warning: {count_noun(unknown, 'key')} could not be "
+                "checked (status unknown); under --fail-on live, unknown keys do "
+                "not fail the run",
                 file=sys.stderr,
             )
         usable = ("live", "restricted")
@@ -180,8 +200,8 @@ def apply_baseline(
     kept, suppressed = filter_findings(findings, baseline)
     summary.extra["baseline_suppressed"] = suppressed
     summary.notes.append(
-        f"{suppressed} finding{'s' if suppressed != 1 else ''} suppressed by "
-        f"baseline {baseline.path}"
+        f"{count_noun(suppressed, 'finding')} suppressed by baseline "
+        f"{display_name(baseline.path)}"
     )
     return kept
 
@@ -200,7 +220,7 @@ def write_report(
     from keyscan.report import render
     from keyscan.report.text import summary_line
 
-    output = options.output
+    output = None if is_stdout(options.output) else options.output
     color = use_color(sys.stdout) if options.color is None else options.color
     report = render(
         options.format,
@@ -212,32 +232,21 @@ def write_report(
         **_format_context(options.format, context),
     )
     if output is not None:
-        write_report_file(output, report)
+        write_output(output, report)
         _write_text_findings(command, options, findings, summary)
     elif report:
-        sys.stdout.write(report)
-        sys.stdout.flush()
+        write_output(STDOUT, report)
     for format, path in options.extra_reports:
         extra = render(format, findings, summary, **_format_context(format, context))
-        write_report_file(path, extra, option=f"--{format}")
-    if not options.quiet or findings:
+        write_output(path, extra, option=f"--{format}")
+    if not options.quiet or not _is_clean(findings, summary):
         print(summary_line(summary, color=use_color(sys.stderr)), file=sys.stderr)
 
 
-def write_report_file(path: str, text: str, option: str = "--output") -> None:
-    """Write a report to ``path``; raise UsageError naming it if that fails.
-
-    Some failures, such as EIO from a file under /proc, come only when the
-    file is closed, and OSError then carries no file name.
-    """
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as error:
-        raise UsageError(
-            f"cannot write the report to {path}: {error.strerror or error}",
-            f"pass {option} a file in a folder you can write to",
-        ) from error
+def _is_clean(findings: list[Finding], summary: Summary) -> bool:
+    # --quiet hides the summary of a clean run only. A run that scanned
+    # nothing or skipped a file must never look clean.
+    return not findings and not summary.skipped and not summary.nothing_scanned
 
 
 def _format_context(format: str, context: dict[str, Any]) -> dict[str, Any]:

@@ -13,17 +13,13 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from keyscan.cli.run import (
-    ScanContext,
-    ScanOptions,
-    build_engine,
-    exit_code,
-    write_report_file,
-)
+from keyscan.cli.run import ScanContext, ScanOptions, build_engine, exit_code
 from keyscan.config import Config, load_config
+from keyscan.display import count_noun
 from keyscan.engine import Engine, Match
 from keyscan.errors import ExitCode
 from keyscan.findings import Finding, Summary, fingerprint, redact
+from keyscan.output import STDOUT, check_one_stdout, is_stdout, write_output
 from keyscan.revoke import (
     ALREADY_DEAD,
     DELETED,
@@ -106,10 +102,7 @@ def run_verify(options: ScanOptions, fail_on: str, stdin: TextIO | None = None) 
     counts = count_statuses(verified)
     summary.extra["verification"] = counts
     report = render(options.format, verified, summary, command="verify")
-    if options.output is not None:
-        write_report_file(options.output, report)
-    else:
-        sys.stdout.write(report)
+    write_output(options.output or STDOUT, report)
     print(f"keyscan: {verify_summary_line(counts)}", file=sys.stderr)
     return exit_code(verified, fail_on)
 
@@ -118,8 +111,7 @@ def verify_summary_line(counts: dict[str, int]) -> str:
     """Return the stderr summary of a verify run, such as ``checked 3 keys: ...``."""
     total = sum(counts.values())
     parts = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
-    noun = "key" if total == 1 else "keys"
-    return f"checked {total} {noun}: {parts or 'none given'}"
+    return f"checked {count_noun(total, 'key')}: {parts or 'none given'}"
 
 
 def count_statuses(findings: Sequence[Finding]) -> dict[str, int]:
@@ -227,6 +219,12 @@ def run_revoke(
     """
     import json
 
+    if is_stdout(audit_log):
+        # The results always go to stdout.
+        check_one_stdout(
+            [f"the {format} results", "--audit-log -"],
+            "pass a file to --audit-log",
+        )
     config = load_config(os.getcwd(), config_path)
     keys = _gateway_keys(read_keys(stdin or sys.stdin))
     # The audit log records each key's fingerprint as a scan would report it,

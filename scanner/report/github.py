@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from keyscan.display import count_noun
 from keyscan.findings import Finding, Summary
 from keyscan.report.sarif import end_column, message_text
+from keyscan.report.text import scanned_units
 
 
 def render(findings: Sequence[Finding], summary: Summary, **_: Any) -> str:
@@ -26,7 +28,7 @@ def annotation(finding: Finding) -> str:
     """Return the ``::error`` command for one finding; the secret stays redacted."""
     properties: list[tuple[str, str]] = []
     if finding.path is not None:
-        properties.append(("file", finding.path.replace("\\", "/")))
+        properties.append(("file", finding.path))
         properties.append(("line", str(finding.line)))
         properties.append(("col", str(finding.column)))
         end = end_column(finding)
@@ -43,13 +45,12 @@ def annotation(finding: Finding) -> str:
 
 
 def _summary(summary: Summary, count: int) -> str:
-    if count == 0:
-        text = f"keyscan: no secrets found in {summary.files_scanned} files"
-    else:
-        plural = "s" if count != 1 else ""
-        text = f"keyscan: {count} secret{plural} found in {summary.files_scanned} files"
+    found = f"{count_noun(count, 'secret')} found" if count else "no secrets found"
+    text = f"keyscan: {found}; scanned {scanned_units(summary)}"
     if summary.skipped:
         text += f"; {len(summary.skipped)} not scanned completely"
+    if summary.nothing_scanned:
+        text += " (nothing was scanned)"
     return f"::notice title=keyscan::{escape_data(text)}"
 
 

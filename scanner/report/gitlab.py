@@ -151,7 +151,7 @@ def _location(finding: Finding, head_commit: str | None) -> dict[str, Any]:
         commit["date"] = finding.date
     location: dict[str, Any] = {"commit": commit}
     if finding.path is not None:
-        location["file"] = finding.path.replace("\\", "/")
+        location["file"] = finding.path
         location["start_line"] = finding.line
         location["end_line"] = finding.line + finding.secret.count("\n")
     return location

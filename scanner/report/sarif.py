@@ -198,10 +198,14 @@ def end_column(finding: Finding) -> int | None:
 
 
 def relative_uri(path: str) -> str:
-    """Return ``path`` as a relative URI reference with forward slashes."""
+    """Return ``path``, whose separators are slashes, as a relative URI reference.
+
+    A backslash is part of a name (or of an escape such as ``caf\\xe9.txt``)
+    and is percent-encoded like any other reserved character.
+    """
     from urllib.parse import quote
 
-    posix = path.replace("\\", "/")
+    posix = path
     while posix.startswith("./"):
         posix = posix[2:]
     return quote(posix.lstrip("/"), safe="/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from keyscan.display import count_noun
 from keyscan.findings import Finding, Summary
 
 _BOLD = "\033[1m"
@@ -117,14 +118,12 @@ def _provenance(finding: Finding) -> str:
 
 def summary_line(summary: Summary, *, color: bool = False) -> str:
     """Return the one-line summary printed on stderr after every scan."""
-    size = _human_bytes(summary.bytes_scanned)
     text = (
-        f"keyscan: scanned {summary.files_scanned} "
-        f"{'file' if summary.files_scanned == 1 else 'files'} ({size}) "
+        f"keyscan: scanned {scanned_units(summary, size=True)} "
         f"in {summary.duration_s:.2f} s: "
     )
     if summary.findings:
-        found = f"{summary.findings} secret{'s' if summary.findings != 1 else ''} found"
+        found = f"{count_noun(summary.findings, 'secret')} found"
         text += f"{_RED}{found}{_RESET}" if color else found
     else:
         text += "no secrets found"
@@ -134,17 +133,39 @@ def summary_line(summary: Summary, *, color: bool = False) -> str:
             f"{count} {reason}" for reason, count in sorted(reasons.items())
         )
         text += f"; skipped {len(summary.skipped)}: {parts}"
-    if summary.files_scanned == 0:
+    if summary.nothing_scanned:
         text += " (nothing was scanned)"
     lines = [text]
     lines.extend(f"keyscan: note: {note}" for note in summary.notes)
     return "\n".join(lines)
 
 
+def scanned_units(summary: Summary, *, size: bool = False) -> str:
+    """Return what a run scanned: ``6 files``, or ``0 files and 1 commit message``.
+
+    Messages appear only when a history scan read some. ``size`` adds the
+    bytes of the files read, such as ``6 files (1.2 KiB)``.
+    """
+    files = count_noun(summary.files_scanned, "file")
+    if size:
+        files += f" ({_human_bytes(summary.bytes_scanned)})"
+    parts = [files]
+    commit_messages = summary.messages_scanned - summary.tags_scanned
+    if commit_messages:
+        parts.append(count_noun(commit_messages, "commit message"))
+    if summary.tags_scanned:
+        parts.append(count_noun(summary.tags_scanned, "tag message"))
+    if len(parts) == 1:
+        return files
+    return ", ".join(parts[:-1]) + f" and {parts[-1]}"
+
+
 def _human_bytes(count: int) -> str:
-    value = float(count)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+    if count < 1024:
+        return count_noun(count, "byte")
+    value = count / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
         value /= 1024
-    return f"{count} bytes"
+    return f"{value:.1f} GiB"

@@ -7,6 +7,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from keyscan.display import display_name
 from keyscan.errors import GitError, UsageError
 from keyscan.findings import Summary
 from keyscan.pipeline import Unit
@@ -53,7 +54,8 @@ def iter_files(
     for given in paths:
         if not os.path.lexists(given):
             raise UsageError(
-                f"path not found: {given}", "check the spelling, or scan '.'"
+                f"path not found: {display_name(given)}",
+                "check the spelling, or scan '.'",
             )
         if os.path.islink(given):
             # A trailing slash ("link/") makes islink() False, so that form
@@ -90,11 +92,13 @@ def _note_ignored(summary: Summary, ignored: _Ignored) -> None:
 
 
 def display_path(full: str) -> str:
-    """Return ``full`` relative to the current folder when it lies below it."""
+    """Return ``full`` as reports show it: relative to the current folder when
+    it lies below it, with bytes that are not UTF-8 as escapes."""
     relative = os.path.relpath(full)
     if relative == ".." or relative.startswith(".." + os.sep):
-        return full
-    return relative.replace(os.sep, "/")
+        relative = full
+    # Reports use slashes, so a backslash in a name stays part of the name.
+    return display_name(relative.replace(os.sep, "/"))
 
 
 def _exclude_spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, NamedTuple
 
+from keyscan.display import display_name
 from keyscan.errors import GitError
 from keyscan.git import command, git_env
 
@@ -153,16 +154,7 @@ def _parse(tokens: Iterator[bytes]) -> Iterator[Block]:
 
 def _change(raw: bytes, path: bytes) -> Change:
     old_mode, new_mode, old, new, _status = raw[1:].decode("ascii").split(" ")
-    return Change(display_path(path), old_mode, new_mode, old, new)
-
-
-def display_path(raw: bytes) -> str:
-    """Return a path from git as text; bytes that are not UTF-8 become escapes.
-
-    ``caf\\xe9.env`` can be printed and written to JSON, where a path decoded
-    with surrogates would make the report fail.
-    """
-    return raw.decode("utf-8", "backslashreplace")
+    return Change(display_name(path), old_mode, new_mode, old, new)
 
 
 def count_commits(cwd: str, revisions: Revisions) -> int:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
+from keyscan.display import count_noun, display_name
 from keyscan.engine import Engine, Match
 from keyscan.errors import GitError
 from keyscan.findings import Finding, Summary
@@ -45,7 +46,6 @@ from keyscan.sources.gitlog import (
     Block,
     Change,
     Revisions,
-    display_path,
     is_zero,
     iter_blocks,
 )
@@ -226,7 +226,7 @@ class _Reader:
             if kind == b"tag":
                 self.tags += 1
                 self._messages.append(
-                    MessageJob(oid.decode("ascii"), display_path(ref))
+                    MessageJob(oid.decode("ascii"), display_name(ref))
                 )
                 if len(self._messages) >= _BATCH:
                     self._flush_messages()
@@ -301,17 +301,19 @@ def _note_repository(
     collected = reader.collected
     summary.files_scanned = collected.blobs_scanned
     summary.bytes_scanned = collected.bytes_scanned
+    summary.messages_scanned = reader.messages
+    summary.tags_scanned = reader.tags
     summary.extra.update(
         commits=reader.commits,
         blobs_scanned=collected.blobs_scanned,
-        messages_scanned=reader.messages,
-        tags_scanned=reader.tags,
         lfs_pointers=collected.lfs_pointers,
         submodules=len(reader.submodules),
     )
+    blobs = count_noun(collected.blobs_scanned, "distinct blob")
+    messages = count_noun(reader.messages, "commit or tag message")
     summary.notes.append(
-        f"history: {reader.commits} commits, {collected.blobs_scanned} distinct "
-        f"blobs and {reader.messages} commit and tag messages scanned"
+        f"history: {count_noun(reader.commits, 'commit')} read; {blobs} and "
+        f"{messages} scanned"
     )
     if reader.commits == 0:
         summary.notes.append(
@@ -321,17 +323,18 @@ def _note_repository(
         )
     if collected.binary:
         summary.notes.append(
-            f"{collected.binary} binary blobs were scanned for exact key formats only"
+            f"scanned {count_noun(collected.binary, 'binary blob')} for exact key "
+            "formats only"
         )
     if collected.lfs_pointers:
         summary.notes.append(
-            f"{collected.lfs_pointers} Git LFS pointer files were not scanned: the "
-            "files they point to are stored outside git"
+            f"skipped {count_noun(collected.lfs_pointers, 'Git LFS pointer file')}, "
+            "because Git LFS stores the content outside git"
         )
     if reader.submodules:
         summary.notes.append(
-            f"{len(reader.submodules)} submodules were not descended into; scan "
-            "their repositories separately"
+            f"did not descend into {count_noun(len(reader.submodules), 'submodule')}; "
+            "scan each submodule's repository separately"
         )
     _note_shallow(cwd, summary)
 
@@ -499,7 +502,7 @@ def _head_blobs(cwd: str, paths: set[str]) -> dict[str, str] | None:
     blobs: dict[str, str] = {}
     for row in out.split(b"\0"):
         info, _, raw_path = row.partition(b"\t")
-        path = display_path(raw_path)
+        path = display_name(raw_path)
         if path in paths:
             blobs[path] = info.split(b" ")[2].decode("ascii")
     return blobs

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
+from keyscan.display import display_name
 from keyscan.errors import GitError
 from keyscan.findings import Summary
 from keyscan.git import read_blobs, run_git, split_z
@@ -144,4 +145,4 @@ def _read_entries(
                 entry.path, f"over the size limit ({len(data)} > {max_file_size} bytes)"
             )
         else:
-            yield Unit(entry.path, data)
+            yield Unit(display_name(entry.path), data)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
+from keyscan.display import count_noun
 from keyscan.findings import Verification, redact
 from keyscan.verify.transport import HttpResponse, TransportError
 
@@ -148,8 +149,7 @@ def classify_models_response(
 def _live_reason(body: dict[str, Any]) -> str:
     data = body.get("data")
     count = len(data) if isinstance(data, list) else 0
-    noun = "model" if count == 1 else "models"
-    return f"HTTP 200: model list with {count} {noun}"
+    return f"HTTP 200: model list with {count_noun(count, 'model')}"
 
 
 def unknown_reason(response: HttpResponse, body: Any, message: str) -> str:

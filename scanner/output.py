@@ -1,0 +1,53 @@
+"""Output files named on the command line, where ``-`` means stdout."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from keyscan.errors import UsageError
+
+# The name that -o/--output, --sarif, --gitlab and --audit-log read as stdout,
+# as most command-line tools do. A file named "-" can still be written as ./-.
+STDOUT = "-"
+
+
+def is_stdout(path: str | None) -> bool:
+    """Return whether ``path`` names stdout rather than a file."""
+    return path == STDOUT
+
+
+def write_output(path: str, text: str, option: str = "--output") -> None:
+    """Write ``text`` to the file ``path`` as UTF-8, or to stdout for ``-``.
+
+    Raises UsageError naming the path and ``option`` when the file cannot be
+    written. Some failures, such as EIO from a file under /proc, come only
+    when the file is closed, and OSError then carries no file name.
+    """
+    if is_stdout(path):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise UsageError(
+            f"cannot write the report to {path}: {error.strerror or error}",
+            f"pass {option} a file in a folder you can write to",
+        ) from error
+
+
+def check_one_stdout(
+    writers: Sequence[str],
+    hint: str = "send all but one of them to a file, for example with --output FILE",
+) -> None:
+    """Raise UsageError when more than one output would be written to stdout.
+
+    ``writers`` names each output that goes to stdout, such as ``--sarif -``.
+    Two documents on one stream could not be parsed apart.
+    """
+    if len(writers) < 2:
+        return
+    listed = ", ".join(writers[:-1]) + f" and {writers[-1]}"
+    raise UsageError(f"more than one output would go to stdout: {listed}", hint)
