@@ -193,15 +193,27 @@ def _strings(data: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
 
 def _regexes(data: Mapping[str, Any], path: str) -> tuple[str, ...]:
     patterns = _strings(data, "allow_secrets", path)
+    if not patterns:
+        return patterns
+    # The engine matches these with the regex module, so they are checked with
+    # it. The compiled patterns are kept, and a warm cache makes this cheap.
+    from keyscan.regexcache import compile_pattern
+
     for pattern in patterns:
         try:
-            re.compile(pattern)
-        except re.error as error:
+            compile_pattern(pattern)
+        except Exception as error:
+            # Only a pattern missing from the cache is compiled, and compiling
+            # imports regex, so importing it here costs nothing more.
+            import regex
+
+            if not isinstance(error, regex.error):
+                raise
             raise ConfigError(
                 f"{path}: invalid regex in allow_secrets {pattern!r}: {error}",
                 "fix the pattern at the position shown and write it in single "
                 "quotes, so TOML keeps backslashes; test it with: python3 -c "
-                "\"import re; re.compile(r'PATTERN')\"",
+                "\"import regex; regex.compile(r'PATTERN')\"",
             ) from error
     return patterns
 

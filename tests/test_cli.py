@@ -11,6 +11,7 @@ import pytest
 from keyscan.cli.entry import parse_fast_staged
 from keyscan.config import parse_size
 from keyscan.errors import ExitCode
+from keyscan.findings import Summary
 from keyscan.report import FORMATS
 from tests.conftest import Repo
 from tests.keygen import KeyGen
@@ -182,7 +183,21 @@ def test_invalid_allow_secrets_regex_hints(tmp_path: Path, run_keyscan: Any) -> 
     assert result.code == ExitCode.ERROR, result
     assert "invalid regex in allow_secrets '(abc'" in result.stderr
     assert "hint:" in result.stderr
-    assert "re.compile(r'PATTERN')" in result.stderr
+    assert "regex.compile(r'PATTERN')" in result.stderr
+
+
+def test_allow_secrets_accepts_regex_module_syntax(
+    tmp_path: Path, run_keyscan: Any, keys: KeyGen
+) -> None:
+    # \p{Lu} is valid for the regex module, which matches allow_secrets,
+    # and invalid for the standard re module.
+    key = keys.gateway()
+    (tmp_path / ".keyscan.toml").write_text(
+        f"allow_secrets = ['^{key[:8]}\\p{{Lu}}?']\n"
+    )
+    (tmp_path / "a.env").write_text(f"KEY={key}\n")
+    result = run_keyscan(["scan", "."], tmp_path)
+    assert result.code == ExitCode.CLEAN, result
 
 
 def test_invalid_rule_file_exits_two(tmp_path: Path, run_keyscan: Any) -> None:
@@ -588,3 +603,28 @@ def test_private_key_redaction_names_type() -> None:
     shown = redact(secret)
     assert shown.startswith("-----BEGIN RSA PRIVATE KEY----- ...Qz9k")
     assert body not in shown
+
+
+def test_advice_names_config_in_use(
+    tmp_path: Path, run_keyscan: Any, keys: KeyGen
+) -> None:
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "keyscan.toml").write_text("max_file_size = '1MiB'\n")
+    (tmp_path / "a.env").write_text(f"KEY={keys.gateway()}\n")
+    result = run_keyscan(["scan", "--config", "ci/keyscan.toml", "."], tmp_path)
+    assert result.code == ExitCode.FINDINGS
+    assert "allow_fingerprints in ci/keyscan.toml" in result.stdout
+    assert ".keyscan.toml" not in result.stdout
+
+
+def test_verify_advice_has_no_line_comment(keys: KeyGen) -> None:
+    from keyscan.engine import Engine
+    from keyscan.pipeline import make_finding
+    from keyscan.report import render
+    from keyscan.ruleset import load_default_rules
+
+    engine = Engine(load_default_rules())
+    (match,) = engine.scan_text(f"{keys.gateway()}\n", None).matches
+    text = render("text", [make_finding(match, None)], Summary(), command="verify")
+    assert "in a comment on that line" not in text
+    assert "allow_fingerprints in .keyscan.toml" in text

@@ -131,7 +131,11 @@ def execute(
     summary.findings = len(findings)
     summary.duration_s = time.monotonic() - started
     code = exit_code(findings, options.fail_on)
-    extra = {"rules": engine.ruleset.rules, "exit_code": int(code)}
+    extra = {
+        "rules": engine.ruleset.rules,
+        "exit_code": int(code),
+        "config_path": config.source,
+    }
     write_report(command, options, findings, summary, **extra)
     return code
 
@@ -233,7 +237,7 @@ def write_report(
     )
     if output is not None:
         write_output(output, report)
-        _write_text_findings(command, options, findings, summary)
+        _write_text_findings(command, options, findings, summary, context)
     elif report:
         write_output(STDOUT, report)
     for format, path in options.extra_reports:
@@ -270,13 +274,22 @@ def head_commit(cwd: str) -> str | None:
 
 
 def _write_text_findings(
-    command: str, options: ScanOptions, findings: list[Finding], summary: Summary
+    command: str,
+    options: ScanOptions,
+    findings: list[Finding],
+    summary: Summary,
+    context: dict[str, Any],
 ) -> None:
     # With --output, the terminal still gets the human-readable findings.
     from keyscan.report import render
 
     text = render(
-        "text", findings, summary, color=use_color(sys.stderr), command=command
+        "text",
+        findings,
+        summary,
+        color=use_color(sys.stderr),
+        command=command,
+        config_path=context.get("config_path"),
     )
     if text:
         sys.stderr.write(text)

@@ -101,7 +101,13 @@ def run_verify(options: ScanOptions, fail_on: str, stdin: TextIO | None = None) 
     summary.findings = len(verified)
     counts = count_statuses(verified)
     summary.extra["verification"] = counts
-    report = render(options.format, verified, summary, command="verify")
+    report = render(
+        options.format,
+        verified,
+        summary,
+        command="verify",
+        config_path=config.source,
+    )
     write_output(options.output or STDOUT, report)
     print(f"keyscan: {verify_summary_line(counts)}", file=sys.stderr)
     return exit_code(verified, fail_on)

@@ -29,7 +29,11 @@ _DEFAULT_ADVICE = (
 )
 _ALLOW_HINT = (
     "A false alarm? Put 'keyscan:allow' in a comment on that line, or add the",
-    "fingerprint to allow_fingerprints in .keyscan.toml.",
+    "fingerprint to allow_fingerprints in {config}.",
+)
+# keyscan verify reads keys from stdin, where no line can carry a comment.
+_VERIFY_ALLOW_HINT = (
+    "A key that must stay? Add its fingerprint to allow_fingerprints in {config}.",
 )
 
 
@@ -40,16 +44,22 @@ def render(
     show_secrets: bool = False,
     color: bool = False,
     command: str = "scan",
+    config_path: str | None = None,
     **_: Any,
 ) -> str:
-    """Return the findings as text, one block per finding, then the advice."""
+    """Return the findings as text, one block per finding, then the advice.
+
+    ``config_path`` is the config file in use, which the advice names.
+    """
     if not findings:
         return ""
     paint = _painter(color)
     blocks = [_block(f, paint, show_secrets) for f in findings]
     advice = _ADVICE.get(command, _DEFAULT_ADVICE)
     footer = [paint(_BOLD, "What to do:"), *("  " + line for line in advice)]
-    footer += ["  " + line for line in _ALLOW_HINT]
+    hint = _VERIFY_ALLOW_HINT if command == "verify" else _ALLOW_HINT
+    config = config_path or ".keyscan.toml"
+    footer += ["  " + line.format(config=config) for line in hint]
     return "\n".join(blocks) + "\n" + "\n".join(footer) + "\n"
 
 
