@@ -50,10 +50,13 @@ def redact(secret: str) -> str:
     because a few characters of a short password are a large share of it.
     """
     if secret.startswith("-----BEGIN"):
-        # A PEM block: its first line names the key type and reveals nothing.
-        header, _, rest = secret.partition("\n")
-        body = rest.split("-----END")[0].replace("\n", "").replace("\\n", "")
-        return f"{header.strip()} ...{body.strip()[-4:]} ({len(secret)} characters)"
+        # A PEM block: its header names the key type and reveals nothing. The
+        # block may be on one line, with "\\n" escapes or spaces for breaks.
+        end = secret.find("-----", len("-----BEGIN"))
+        header = secret[: end + 5] if end > 0 else "-----BEGIN"
+        body = secret[len(header) :].split("-----END")[0]
+        body = "".join(body.replace("\\n", "").replace("\\r", "").split())
+        return f"{header} ...{body[-4:]} ({len(secret)} characters)"
     prefix = next((p for p in _VISIBLE_PREFIXES if secret.startswith(p)), "")
     body = secret[len(prefix) :]
     if len(body) < 12:

@@ -628,3 +628,44 @@ def test_verify_advice_has_no_line_comment(keys: KeyGen) -> None:
     text = render("text", [make_finding(match, None)], Summary(), command="verify")
     assert "in a comment on that line" not in text
     assert "allow_fingerprints in .keyscan.toml" in text
+
+
+def one_line_pem(keys: KeyGen, kind: str = "RSA PRIVATE KEY") -> tuple[str, str]:
+    """Return a PEM block written on one line with \\n escapes, and its body."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    rows = ["MIIE" + keys.chars(alphabet, 60)] + [
+        keys.chars(alphabet, 64) for _ in range(6)
+    ]
+    body = "\\n".join(rows)
+    return f"-----BEGIN {kind}-----\\n{body}\\n-----END {kind}-----\\n", "".join(rows)
+
+
+@pytest.mark.parametrize("report_format", sorted(FORMATS))
+def test_no_format_prints_one_line_private_key(
+    tmp_path: Path, keys: KeyGen, run_keyscan: Any, report_format: str
+) -> None:
+    service, service_body = one_line_pem(keys, "PRIVATE KEY")
+    dotenv, dotenv_body = one_line_pem(keys)
+    (tmp_path / "sa.json").write_text(
+        '{\n  "type": "service_account",\n'
+        f'  "private_key": "{service}",\n  "client_email": "a@b.iam"\n}}\n'
+    )
+    (tmp_path / "app.env").write_text(f'PRIVATE_KEY="{dotenv}"\n')
+    result = run_keyscan(["scan", "--format", report_format, "."], tmp_path)
+    assert result.code == ExitCode.FINDINGS
+    for body in (service_body, dotenv_body):
+        for start in range(0, len(body) - 24, 24):
+            assert body[start : start + 24] not in result.stdout + result.stderr
+
+
+def test_gateway_key_with_channel_suffix_is_found(
+    tmp_path: Path, keys: KeyGen, run_keyscan: Any
+) -> None:
+    # A channel id such as 1000 has two distinct digits, like a placeholder.
+    suffixed = [f"{keys.gateway()}-{channel}" for channel in (1000, 1111, 20000)]
+    (tmp_path / "a.env").write_text(
+        "".join(f"K{i}={key}\n" for i, key in enumerate(suffixed))
+    )
+    result = run_keyscan(["scan", "--format", "json", "."], tmp_path)
+    found = [f["secret_redacted"][-4:] for f in result.json()["findings"]]
+    assert found == [key[-4:] for key in suffixed]

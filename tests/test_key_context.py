@@ -82,12 +82,32 @@ def test_gateway_key_after_east_asian_text(encoding: str, keys: KeyGen) -> None:
     assert found == [key]
 
 
-def test_escaped_backslash_before_letter_keeps_boundary(keys: KeyGen) -> None:
-    # "\\\\nsk-..." is an escaped backslash and then the letters "nsk-...":
-    # the key is glued to an "n", so it is not a key boundary.
+@pytest.mark.parametrize(
+    "before",
+    [
+        '"body": "{\\\\"text\\\\": \\\\"key:\\\\n',  # JSON inside JSON: \\n
+        "\x1b[32mOK\x1b[0m ",  # raw ANSI colour codes in a log
+        '"text": "\\u001b[32m',  # escaped ANSI codes in a notebook output
+        "Authorization: Bearer%2520",  # URL-encoded twice
+        "emoji \\U0001F600",
+        "octal \\012",
+        "C:\\keys\\",  # a Windows path: the backslash is the boundary
+    ],
+)
+def test_gateway_key_after_other_escapes(before: str, keys: KeyGen) -> None:
     key = keys.gateway()
-    text = f'path = "C:\\\\\\\\n{key}"\n'
-    assert ENGINE.scan_text(text, "x.txt").matches == []
+    found = [m.secret for m in ENGINE.scan_text(f"{before}{key}\n", "x").matches]
+    assert found == [key]
+
+
+def test_whole_file_match_across_lines_does_not_hide_next() -> None:
+    # Over a small file a rule runs on the whole text, where "auth:" followed
+    # by a line break looks like an assignment. That match is dropped, and the
+    # password on the next line must still be found.
+    for name in ("auth", "credentials"):
+        text = f"{name}:\n  password: Xk29dLq81mZ!\n"
+        found = [m.secret for m in ENGINE.scan_text(text, "config.yml").matches]
+        assert found == ["Xk29dLq81mZ!"], name
 
 
 def test_percent_in_password_is_kept(keys: KeyGen) -> None:
@@ -116,3 +136,10 @@ def test_snippet_keeps_plain_words(keys: KeyGen) -> None:
     text = f'configuration_value_name = "{key}"\n'
     (match,) = ENGINE.scan_text(text, "x.py").matches
     assert "configuration_value_name" in match.snippet
+
+
+def test_snippet_redacts_password_with_symbols(keys: KeyGen) -> None:
+    password = "Xy7!kqOaRU#OpBu1"
+    text = f"{keys.github()} DB_PASS={password}\n"
+    (match,) = ENGINE.scan_text(text, "deploy.sh").matches
+    assert password not in match.snippet
