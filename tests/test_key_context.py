@@ -140,6 +140,6 @@ def test_snippet_keeps_plain_words(keys: KeyGen) -> None:
 
 def test_snippet_redacts_password_with_symbols(keys: KeyGen) -> None:
     password = "Xy7!kqOaRU#OpBu1"
-    text = f"{keys.github()} DB_PASS={password}\n"
+    text = f"{keys.github()} then {password}\n"
     (match,) = ENGINE.scan_text(text, "deploy.sh").matches
     assert password not in match.snippet
