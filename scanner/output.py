@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Sequence
 
@@ -10,6 +11,39 @@ from keyscan.errors import UsageError
 # The name that -o/--output, --sarif, --gitlab and --audit-log read as stdout,
 # as most command-line tools do. A file named "-" can still be written as ./-.
 STDOUT = "-"
+
+
+class ClosedStdout(io.TextIOBase):
+    """The stand-in for ``sys.stdout`` when keyscan starts with stdout closed.
+
+    Python sets ``sys.stdout`` to None then. Every write raises UsageError,
+    so output meant for stdout ends the run with exit 2 and a message.
+    """
+
+    encoding = "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        raise closed_stdout_error()
+
+
+def closed_stdout_error() -> UsageError:
+    """Return the error for output that cannot go to stdout because it is closed."""
+    return UsageError(
+        "cannot write to stdout: stdout is closed",
+        "run keyscan with stdout open, or send a scan's report to a file with "
+        "--output FILE",
+    )
+
+
+def stdout_is_closed() -> bool:
+    """Return whether keyscan started with stdout closed."""
+    return isinstance(sys.stdout, ClosedStdout)
 
 
 def is_stdout(path: str | None) -> bool:
