@@ -26,6 +26,36 @@ class _Ignored:
         self.folders = 0
 
 
+class _SeenPaths:
+    """The real paths of the files and folders a scan has already taken."""
+
+    def __init__(self) -> None:
+        self._paths: set[str] = set()
+        # realpath() costs a system call per folder level, and a listing
+        # repeats the same folders.
+        self._folders: dict[str, str] = {}
+
+    def first_time(self, path: str) -> bool:
+        """Record the real path of ``path``; return False if it was recorded before.
+
+        The folders above the last component are resolved, but not the last
+        component itself, so a symbolic link stays distinct from its target.
+        A path with a trailing separator is a folder and is resolved whole.
+        """
+        if path.endswith(os.sep):
+            real = os.path.realpath(path) + os.sep
+        else:
+            head, tail = os.path.split(os.path.abspath(path))
+            folder = self._folders.get(head)
+            if folder is None:
+                folder = self._folders[head] = os.path.realpath(head)
+            real = os.path.join(folder, tail)
+        if real in self._paths:
+            return False
+        self._paths.add(real)
+        return True
+
+
 class _Listing(NamedTuple):
     paths: list[str]
     ignored_files: int
@@ -47,10 +77,16 @@ def iter_files(
     scanned even when .gitignore ignores it: a file is read, and an ignored
     folder lists every file in it. A symbolic link named explicitly is not
     followed but recorded as skipped. Files over ``max_file_size`` and
-    unreadable files are recorded in ``summary`` as skipped.
+    unreadable files are recorded in ``summary`` as skipped. A file named
+    several ways (``a.txt``, ``./a.txt``, its absolute path, or inside a
+    folder that is also named) is yielded once, under the first name given.
     """
     spec = _exclude_spec(exclude)
     ignored = _Ignored()
+    seen = _SeenPaths()
+    # A named link is recorded as skipped even when a folder listing has
+    # passed over it, so it has a set of its own.
+    named_links = _SeenPaths()
     for given in paths:
         if not os.path.lexists(given):
             raise UsageError(
@@ -61,10 +97,15 @@ def iter_files(
             # A trailing slash ("link/") makes islink() False, so that form
             # scans the folder that the link points to.
             shown = display_path(given)
-            if spec is None or not spec.match_file(shown):
+            first = named_links.first_time(given)
+            if first and (spec is None or not spec.match_file(shown)):
                 summary.skip(shown, SYMLINK_REASON)
             continue
-        for full in _expand(given, summary, ignored):
+        if os.path.isdir(given) and not seen.first_time(given + os.sep):
+            continue  # the same folder, named again
+        for full in _expand(given, summary, ignored, seen):
+            if not seen.first_time(full):
+                continue
             shown = display_path(full)
             if spec is not None and spec.match_file(shown):
                 continue
@@ -109,7 +150,9 @@ def _exclude_spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
-def _expand(given: str, summary: Summary, ignored: _Ignored) -> Iterator[str]:
+def _expand(
+    given: str, summary: Summary, ignored: _Ignored, seen: _SeenPaths
+) -> Iterator[str]:
     if not os.path.isdir(given):
         yield given
         return
@@ -122,7 +165,8 @@ def _expand(given: str, summary: Summary, ignored: _Ignored) -> Iterator[str]:
     for relative in listing.paths:
         full = os.path.join(given, relative)
         if os.path.isdir(full) and not os.path.islink(full):
-            summary.skip(display_path(full), "submodule, not descended into")
+            if seen.first_time(full + os.sep):
+                summary.skip(display_path(full), "submodule, not descended into")
         else:
             # A symbolic link goes on to _read, which passes over it: its
             # target is scanned where it lives.
