@@ -78,3 +78,65 @@ def test_named_symlink_skipped_once(repo: Repo, run_keyscan: Any, first: bool) -
     document = result.json()
     assert document["summary"]["files_scanned"] == 1
     assert [entry["path"] for entry in document["summary"]["skipped"]] == ["link.txt"]
+
+
+def _ignore_logs(repo: Repo) -> None:
+    repo.write(".gitignore", "*.log\n")
+    repo.write("app.py", "x = 1\n")
+    repo.add()
+    repo.commit()
+
+
+def test_named_folder_of_ignored_files_scanned(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    _ignore_logs(repo)
+    repo.write("logs/a.log", f"KEY={keys.gateway()}\n")
+    repo.write("logs/deep/b.log", "x = 1\n")
+
+    result = _scan_json(run_keyscan, repo.path, "logs")
+    assert result.code == ExitCode.FINDINGS, result
+    document = result.json()
+    assert [f["path"] for f in document["findings"]] == ["logs/a.log"]
+    assert document["summary"]["files_scanned"] == 2
+    assert "gitignored" not in document["summary"]
+    assert "ignored by .gitignore" not in result.stderr
+
+
+def test_folder_of_ignored_files_counts_once(repo: Repo, run_keyscan: Any) -> None:
+    _ignore_logs(repo)
+    repo.write("logs/a.log", "x = 1\n")
+
+    result = _scan_json(run_keyscan, repo.path, ".")
+    assert result.code == ExitCode.CLEAN, result
+    assert result.json()["summary"]["gitignored"] == {"files": 0, "folders": 1}
+    note = (
+        "note: 1 folder ignored by .gitignore was not scanned (name an ignored "
+        "file or folder on the command line to scan it)"
+    )
+    assert note in result.stderr
+
+
+def test_ignored_file_counted_once_across_folders(repo: Repo, run_keyscan: Any) -> None:
+    _ignore_logs(repo)
+    repo.write("src/main.py", "x = 1\n")
+    repo.write("src/debug.log", "x = 1\n")
+
+    result = _scan_json(run_keyscan, repo.path, ".", "src")
+    assert result.code == ExitCode.CLEAN, result
+    summary = result.json()["summary"]
+    assert summary["gitignored"] == {"files": 1, "folders": 0}
+    assert summary["files_scanned"] == 3
+    assert "note: 1 file ignored by .gitignore was not scanned" in result.stderr
+
+
+def test_named_ignored_file_not_counted(repo: Repo, run_keyscan: Any) -> None:
+    _ignore_logs(repo)
+    repo.write("src/main.py", "x = 1\n")
+    repo.write("src/debug.log", "x = 1\n")
+
+    result = _scan_json(run_keyscan, repo.path, ".", "src/debug.log")
+    assert result.code == ExitCode.CLEAN, result
+    summary = result.json()["summary"]
+    assert summary["files_scanned"] == 4
+    assert "gitignored" not in summary
