@@ -54,13 +54,23 @@ def is_stdout(path: str | None) -> bool:
 def write_output(path: str, text: str, option: str = "--output") -> None:
     """Write ``text`` to the file ``path`` as UTF-8, or to stdout for ``-``.
 
-    Raises UsageError naming the path and ``option`` when the file cannot be
-    written. Some failures, such as EIO from a file under /proc, come only
+    Raises UsageError naming the path (or stdout) and ``option`` when the
+    file cannot be written, and BrokenPipeError when the reader of stdout
+    has quit. Some failures, such as EIO from a file under /proc, come only
     when the file is closed, and OSError then carries no file name.
     """
     if is_stdout(path):
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise  # the reader quit, as `keyscan scan | head` does
+        except OSError as error:
+            raise UsageError(
+                f"cannot write the report to stdout: {error.strerror or error}",
+                "check that the file or device stdout goes to has free space, "
+                f"or write the report to a file with {option} FILE",
+            ) from error
         return
     try:
         with open(path, "w", encoding="utf-8") as handle:

@@ -1,4 +1,4 @@
-"""keyscan started with stdout or stderr closed (``>&-``, ``2>&-``)."""
+"""keyscan with stdout or stderr closed (``>&-``, ``2>&-``) or on a full disk."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.keygen import KeyGen
 
@@ -63,3 +65,21 @@ def test_closed_stderr_error_exit_code(tmp_path: Path) -> None:
     done = _run_closed(["scan", "missing.txt"], tmp_path, closed=2)
     assert done.returncode == 2
     assert done.stdout == b""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_full_stdout_names_stdout(tmp_path: Path, keys: KeyGen) -> None:
+    (tmp_path / "a.txt").write_text(f"KEY={keys.gateway()}\n")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "keyscan", "scan", "--format", "json", "a.txt"],
+            cwd=tmp_path,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+    stderr = done.stderr.decode()
+    assert done.returncode == 2, stderr
+    expected = "error: cannot write the report to stdout: No space left on device"
+    assert expected in stderr
+    assert "--output FILE" in stderr
