@@ -31,6 +31,21 @@ def display_name(name: str | bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+def escape_unprintable(text: str, keep: str = "") -> str:
+    """Return ``text`` with each character that is not printable as its Python escape.
+
+    A tab becomes ``\\t`` and ESC ``\\x1b``, so a file name cannot move the
+    cursor, colour a terminal or start a line of its own. Characters in
+    ``keep`` are left as they are.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() or char in keep else repr(char)[1:-1]
+        for char in text
+    )
+
+
 def count_noun(count: int, singular: str, plural: str | None = None) -> str:
     """Return ``count`` and the noun in the right number: ``1 file``, ``2 files``.
 

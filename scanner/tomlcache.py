@@ -3,8 +3,7 @@
 Parsing TOML costs more than the whole scan of a typical commit: the tomllib
 import alone takes about 20 ms on the 2-core benchmark machine. So the parsed
 data is stored with ``marshal`` under the user's cache directory, keyed by the
-file's path, size and modification time. A stale, unreadable or damaged
-entry is ignored.
+file's ``file_stamp``. A stale, unreadable or damaged entry is ignored.
 """
 
 from __future__ import annotations
@@ -72,12 +71,23 @@ def load_toml(path: str) -> dict[str, Any]:
 
 
 def file_stamp(path: str) -> str:
-    """Return a string that changes whenever the file at ``path`` changes.
+    """Return a string that changes when the file at ``path`` is written or replaced.
 
-    Raises OSError when the file does not exist.
+    The stamp is the absolute path, size, modification time, inode change
+    time (ctime), inode number and device. ``touch -d``, ``cp -p`` and rsync
+    can set the modification time back, but every write, rename onto the
+    path or ``utime`` sets the ctime to the current time, and a file swapped
+    in by rename has another inode. Raises OSError when the file does not
+    exist.
     """
+    # NOTE: a rewrite of the same size within the same tick of the kernel's
+    # timestamp clock as the previous change (up to 10 ms on Linux) keeps the
+    # stamp, so a cache entry written in between would be stale.
     stat = os.stat(path)
-    return f"{os.path.abspath(path)}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    return (
+        f"{os.path.abspath(path)}\0{stat.st_size}\0{stat.st_mtime_ns}"
+        f"\0{stat.st_ctime_ns}\0{stat.st_ino}\0{stat.st_dev}"
+    )
 
 
 def _entry_path(key: str) -> str:

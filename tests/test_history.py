@@ -691,3 +691,89 @@ def test_history_json_counts_messages(
     assert summary["messages_scanned"] == 2
     assert summary["tags_scanned"] == 1
     assert "1 commit message and 1 tag message" in result.stderr
+
+
+@pytest.mark.parametrize("jobs", ["0", "100000"])
+def test_history_jobs_out_of_range_rejected(
+    repo: Repo, run_keyscan: Any, jobs: str
+) -> None:
+    from keyscan.sources.workers import max_jobs
+
+    repo.write("a.txt", "x = 1\n")
+    _commit(repo, "Initial", 9)
+
+    result = _history(run_keyscan, repo, "--jobs", jobs)
+    assert result.code == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert f"--jobs {jobs}" in lines[0]
+    assert f"1 to {max_jobs()}" in lines[0]
+
+
+def test_max_jobs_at_least_eight(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyscan.sources import workers
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert workers.max_jobs() == 8
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert workers.max_jobs() == 64
+
+
+def _count_workers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the size of each worker pool that a history scan starts."""
+    from keyscan.sources import workers
+
+    started: list[int] = []
+    real_context = workers._context
+
+    class RecordingContext:
+        def Pool(self, processes: int, **kwargs: Any) -> Any:
+            started.append(processes)
+            return real_context().Pool(processes, **kwargs)
+
+    monkeypatch.setattr(workers, "_context", RecordingContext)
+    return started
+
+
+def test_history_jobs_capped_by_batches(
+    repo: Repo, keys: KeyGen, run_keyscan: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = _count_workers(monkeypatch)
+    repo.write("a.env", f"KEY={keys.gateway()}\n")
+    _commit(repo, "Initial", 9)
+
+    # One blob batch and one message batch: two workers at most.
+    result = _history(run_keyscan, repo, "--jobs", "8")
+    assert result.code == 1
+    assert len(result.json()["findings"]) == 1
+    assert started == [2]
+
+
+def test_history_single_batch_scanned_in_process(
+    repo: Repo, run_keyscan: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = _count_workers(monkeypatch)
+    _commit(repo, "Empty", 9)
+
+    # A commit without files gives a single message batch.
+    result = _history(run_keyscan, repo, "--jobs", "8")
+    assert result.code == 0
+    assert result.json()["summary"]["messages_scanned"] == 1
+    assert started == []
+
+
+def test_history_jobs_full_pool_for_many_batches(
+    repo: Repo, keys: KeyGen, run_keyscan: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = _count_workers(monkeypatch)
+    for index in range(300):
+        repo.write(f"files/{index}.txt", f"value = {index}\n")
+    repo.write("a.env", f"KEY={keys.gateway()}\n")
+    _commit(repo, "Many files", 9)
+
+    # 301 blobs make three batches of at most 128, plus one message batch.
+    result = _history(run_keyscan, repo, "--jobs", "3")
+    assert result.code == 1
+    assert result.json()["summary"]["files_scanned"] == 301
+    assert started == [3]

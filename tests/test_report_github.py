@@ -43,6 +43,34 @@ def test_github_annotation_keeps_backslash(keys: KeyGen) -> None:
     assert "file=dir/caf\\xe9.txt,line=3" in annotation(finding)
 
 
+def test_github_escape_controls() -> None:
+    assert escape_data("a\tb\x1b[31mc\r\n") == "a\\tb\\x1b[31mc%0D%0A"
+    assert escape_property("tab\there\x1b[31m.txt") == "tab\\there\\x1b[31m.txt"
+    assert escape_property("a\u202eb:c,\n") == "a\\u202eb%3Ac%2C%0A"
+
+
+def test_github_annotation_escapes_controls(keys: KeyGen) -> None:
+    path = "tab\there\x1b[31m.txt"
+    finding = make_finding(keys.gateway(), path=path, description="Key\x07 in\tfile")
+    line = annotation(finding)
+    assert "\t" not in line
+    assert "\x1b" not in line
+    assert "\x07" not in line
+    assert "file=tab\\there\\x1b[31m.txt,line=3" in line
+    assert "::Key\\x07 in\\tfile: " in line
+
+
+def test_github_scan_escapes_control_file_name(
+    repo: Repo, keys: KeyGen, run_keyscan: Any
+) -> None:
+    repo.write("tab\there\x1b[31m.txt", f"export TOKEN={keys.github()}\n")
+    result = run_keyscan(["scan", "--format", "github", "."], repo.path)
+    assert result.code == 1, result
+    assert result.stdout.startswith("::error file=tab\\there\\x1b[31m.txt,line=1")
+    assert "\t" not in result.stdout
+    assert "\x1b" not in result.stdout
+
+
 def test_github_message_finding_has_no_file(keys: KeyGen) -> None:
     finding = make_finding(keys.gateway(), path=None, commit="c" * 40)
     line = annotation(finding)

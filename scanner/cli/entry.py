@@ -31,12 +31,45 @@ _FAST_FORMATS = ("text", "json")
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run keyscan with ``argv`` (default: the process arguments) and exit."""
+    replace_closed_streams()
     args = list(sys.argv[1:] if argv is None else argv)
     fast = parse_fast_staged(args)
     if fast is not None:
         paths, options = fast
         raise SystemExit(_guarded(lambda: _run_fast(paths, options)))
     raise SystemExit(_guarded(lambda: _run_click(args)))
+
+
+def replace_closed_streams() -> None:
+    """Give stdout or stderr a stand-in when the process started with it closed.
+
+    Python sets a standard stream that was closed at start (``>&-``) to
+    None. Without stderr, messages are discarded and the scan still runs.
+    Without stdout, writing to it fails with exit 2 (see ClosedStdout).
+    """
+    if sys.stdout is None:
+        from keyscan.output import ClosedStdout
+
+        _hold_descriptor(1)
+        sys.stdout = ClosedStdout()
+    if sys.stderr is None:
+        _hold_descriptor(2)
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+
+
+def _hold_descriptor(descriptor: int) -> None:
+    # Open /dev/null on a closed standard descriptor, so that no file or pipe
+    # opened later gets its number and receives what a child process, such
+    # as git, writes to it.
+    try:
+        os.fstat(descriptor)
+        return  # already open
+    except OSError:
+        pass
+    null = os.open(os.devnull, os.O_WRONLY)
+    if null != descriptor:
+        os.dup2(null, descriptor)
+        os.close(null)
 
 
 def parse_fast_staged(args: list[str]) -> tuple[list[str], dict[str, object]] | None:

@@ -37,8 +37,10 @@ _PUSH_HELP = (
 @click.option(
     "--jobs",
     "-j",
-    type=click.IntRange(min=1),
-    help="Number of worker processes [default: the number of CPU cores].",
+    type=int,
+    help="Number of worker processes: 1 to 4 per CPU core, or 1 to 8 on "
+    "smaller machines. No more start than there are batches to scan "
+    "[default: the number of CPU cores].",
 )
 @click.option("--pre-push", is_flag=True, help=_PUSH_HELP)
 @scan_options
@@ -59,6 +61,10 @@ def command(
     """
     options = make_options(params)
     target = repo or "."
+    if jobs is not None:
+        from keyscan.sources.workers import check_jobs
+
+        check_jobs(jobs)
     if pre_push and (revs or branch):
         raise UsageError("--pre-push cannot be combined with --rev or --branch")
     raise SystemExit(run_history(target, revs, branch, jobs, pre_push, options))

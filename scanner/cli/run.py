@@ -13,7 +13,14 @@ from keyscan.display import count_noun, display_name
 from keyscan.engine import AllowList, Engine
 from keyscan.errors import ExitCode
 from keyscan.findings import Finding, Summary
-from keyscan.output import STDOUT, check_one_stdout, is_stdout, write_output
+from keyscan.output import (
+    STDOUT,
+    check_one_stdout,
+    closed_stdout_error,
+    is_stdout,
+    stdout_is_closed,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from keyscan.baseline import Baseline
@@ -102,7 +109,11 @@ def execute(
     """
     started = time.monotonic()
     if options.consume is None:
-        check_one_stdout(stdout_writers(options))
+        writers = stdout_writers(options)
+        check_one_stdout(writers)
+        if writers and stdout_is_closed():
+            # Fail before the scan, which could take minutes, not after it.
+            raise closed_stdout_error()
     baseline = _load_baseline(options.baseline)
     config = load_config(config_root, options.config)
     if options.revoke:
@@ -295,10 +306,14 @@ def _write_text_findings(
         sys.stderr.write(text)
 
 
-def use_color(stream: TextIO) -> bool:
-    """Return whether to colour output on ``stream`` (NO_COLOR, FORCE_COLOR, TTY)."""
+def use_color(stream: TextIO | None) -> bool:
+    """Return whether to colour output on ``stream`` (NO_COLOR, FORCE_COLOR, TTY).
+
+    ``stream`` is None for a standard stream that was closed when Python
+    started.
+    """
     if os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("FORCE_COLOR"):
         return True
-    return stream.isatty()
+    return stream is not None and stream.isatty()

@@ -3,7 +3,9 @@
 A step that prints these lines makes GitHub show each finding on its line of
 the pull request's diff. Values are escaped as the Actions toolkit does
 (actions/toolkit, ``packages/core/src/command.ts``): ``%``, CR and LF in the
-message, and also ``:`` and ``,`` in the properties.
+message, and also ``:`` and ``,`` in the properties. Other characters that
+are not printable, such as a tab or ESC in a file name, are first written as
+backslash escapes (``\\t``, ``\\x1b``), as the text report shows them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from keyscan.display import count_noun
+from keyscan.display import count_noun, escape_unprintable
 from keyscan.findings import Finding, Summary
 from keyscan.report.sarif import end_column, message_text
 from keyscan.report.text import scanned_units
@@ -55,7 +57,8 @@ def _summary(summary: Summary, count: int) -> str:
 
 
 def escape_data(value: str) -> str:
-    """Escape a command's message: ``%``, CR and LF."""
+    """Escape a command's message: unprintable characters, then ``%``, CR and LF."""
+    value = escape_unprintable(value, keep="\r\n")
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 

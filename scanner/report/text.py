@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from keyscan.display import count_noun
+from keyscan.display import count_noun, escape_unprintable
 from keyscan.findings import Finding, Summary
 
 _BOLD = "\033[1m"
@@ -102,7 +102,7 @@ def _location(finding: Finding) -> str:
     # A file name can hold control characters, such as a newline followed by
     # a GitHub workflow command, so it is escaped like a snippet.
     if finding.path is not None and not finding.path.isprintable():
-        escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in finding.path)
+        escaped = escape_unprintable(finding.path)
         return f"{escaped}:{finding.line}:{finding.column}"
     if finding.path is None:
         target = finding.ref or (finding.commit or "")[:12]

@@ -7,7 +7,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from keyscan.display import display_name
+from keyscan.display import count_noun, display_name
 from keyscan.errors import GitError, UsageError
 from keyscan.findings import Summary
 from keyscan.pipeline import Unit
@@ -19,17 +19,57 @@ SYMLINK_REASON = "symbolic link, not followed; name its target"
 
 
 class _Ignored:
-    """Untracked files and folders that .gitignore hid in the scanned folders."""
+    """Untracked files and folders that .gitignore hid in the scanned folders.
+
+    Each is stored by its real path (see ``_SeenPaths.real_path``), so a
+    folder listed from two named folders counts once.
+    """
 
     def __init__(self) -> None:
-        self.files = 0
-        self.folders = 0
+        self.files: set[str] = set()
+        self.folders: set[str] = set()
+
+
+class _SeenPaths:
+    """The real paths of the files and folders a scan has already taken."""
+
+    def __init__(self) -> None:
+        self._paths: set[str] = set()
+        # realpath() costs a system call per folder level, and a listing
+        # repeats the same folders.
+        self._folders: dict[str, str] = {}
+
+    def real_path(self, path: str) -> str:
+        """Return the path that identifies ``path`` however it is written.
+
+        The folders above the last component are resolved, but not the last
+        component itself, so a symbolic link stays distinct from its target.
+        A path with a trailing separator is a folder and is resolved whole.
+        """
+        if path.endswith(os.sep):
+            return os.path.realpath(path) + os.sep
+        head, tail = os.path.split(os.path.abspath(path))
+        folder = self._folders.get(head)
+        if folder is None:
+            folder = self._folders[head] = os.path.realpath(head)
+        return os.path.join(folder, tail)
+
+    def first_time(self, path: str) -> bool:
+        """Record the real path of ``path``; return False if it was recorded before."""
+        real = self.real_path(path)
+        if real in self._paths:
+            return False
+        self._paths.add(real)
+        return True
+
+    def __contains__(self, real: object) -> bool:
+        return real in self._paths
 
 
 class _Listing(NamedTuple):
     paths: list[str]
-    ignored_files: int
-    ignored_folders: int
+    # Ignored entries relative to the folder, folders with a trailing "/".
+    ignored: list[str]
 
 
 def iter_files(
@@ -47,10 +87,16 @@ def iter_files(
     scanned even when .gitignore ignores it: a file is read, and an ignored
     folder lists every file in it. A symbolic link named explicitly is not
     followed but recorded as skipped. Files over ``max_file_size`` and
-    unreadable files are recorded in ``summary`` as skipped.
+    unreadable files are recorded in ``summary`` as skipped. A file named
+    several ways (``a.txt``, ``./a.txt``, its absolute path, or inside a
+    folder that is also named) is yielded once, under the first name given.
     """
     spec = _exclude_spec(exclude)
     ignored = _Ignored()
+    seen = _SeenPaths()
+    # A named link is recorded as skipped even when a folder listing has
+    # passed over it, so it has a set of its own.
+    named_links = _SeenPaths()
     for given in paths:
         if not os.path.lexists(given):
             raise UsageError(
@@ -61,33 +107,43 @@ def iter_files(
             # A trailing slash ("link/") makes islink() False, so that form
             # scans the folder that the link points to.
             shown = display_path(given)
-            if spec is None or not spec.match_file(shown):
+            first = named_links.first_time(given)
+            if first and (spec is None or not spec.match_file(shown)):
                 summary.skip(shown, SYMLINK_REASON)
             continue
-        for full in _expand(given, summary, ignored):
+        if os.path.isdir(given) and not seen.first_time(given + os.sep):
+            continue  # the same folder, named again
+        for full in _expand(given, summary, ignored, seen):
+            if not seen.first_time(full):
+                continue
             shown = display_path(full)
             if spec is not None and spec.match_file(shown):
                 continue
             data = _read(full, shown, summary, max_file_size)
             if data is not None:
                 yield Unit(shown, data)
-    _note_ignored(summary, ignored)
+    _note_ignored(summary, ignored, seen)
 
 
-def _note_ignored(summary: Summary, ignored: _Ignored) -> None:
-    if not ignored.files and not ignored.folders:
+def _note_ignored(summary: Summary, ignored: _Ignored, seen: _SeenPaths) -> None:
+    # A file or folder that one listing ignored and the command line also
+    # named was scanned after all.
+    # NOTE: an ignored folder still counts when only some files inside it
+    # were named.
+    files = sum(1 for path in ignored.files if path not in seen)
+    folders = sum(1 for path in ignored.folders if path not in seen)
+    if not files and not folders:
         return
-    summary.extra["gitignored"] = {"files": ignored.files, "folders": ignored.folders}
+    summary.extra["gitignored"] = {"files": files, "folders": folders}
     parts = []
-    if ignored.files:
-        parts.append(f"{ignored.files} file{'s' if ignored.files != 1 else ''}")
-    if ignored.folders:
-        plural = "s" if ignored.folders != 1 else ""
-        parts.append(f"{ignored.folders} folder{plural}")
-    verb = "was" if ignored.files + ignored.folders == 1 else "were"
+    if files:
+        parts.append(count_noun(files, "file"))
+    if folders:
+        parts.append(count_noun(folders, "folder"))
+    verb = "was" if files + folders == 1 else "were"
     summary.notes.append(
         f"{' and '.join(parts)} ignored by .gitignore {verb} not scanned "
-        "(name a file or folder on the command line to scan it)"
+        "(name an ignored file or folder on the command line to scan it)"
     )
 
 
@@ -109,7 +165,9 @@ def _exclude_spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
-def _expand(given: str, summary: Summary, ignored: _Ignored) -> Iterator[str]:
+def _expand(
+    given: str, summary: Summary, ignored: _Ignored, seen: _SeenPaths
+) -> Iterator[str]:
     if not os.path.isdir(given):
         yield given
         return
@@ -117,12 +175,17 @@ def _expand(given: str, summary: Summary, ignored: _Ignored) -> Iterator[str]:
     if listing is None:
         yield from _walk(given, summary)
         return
-    ignored.files += listing.ignored_files
-    ignored.folders += listing.ignored_folders
+    for entry in listing.ignored:
+        real = seen.real_path(os.path.join(given, entry.replace("/", os.sep)))
+        if entry.endswith("/"):
+            ignored.folders.add(real)
+        else:
+            ignored.files.add(real)
     for relative in listing.paths:
         full = os.path.join(given, relative)
         if os.path.isdir(full) and not os.path.islink(full):
-            summary.skip(display_path(full), "submodule, not descended into")
+            if seen.first_time(full + os.sep):
+                summary.skip(display_path(full), "submodule, not descended into")
         else:
             # A symbolic link goes on to _read, which passes over it: its
             # target is scanned where it lives.
@@ -138,16 +201,33 @@ def _git_listing(folder: str) -> _Listing | None:
         ignored = split_z(run_git(["ls-files", "-z", *ignored_args], folder))
     except GitError:
         return None  # not a work tree: walk the folder instead
-    if ignored == ["./"]:
-        # The folder itself is ignored (git lists it whole as "./"), and the
+    if "./" in ignored:
+        # The folder itself is ignored: a pattern matches it, or every file in
+        # it is ignored, and then git 2.39 lists those files after "./". The
         # user named it, so every file in it is scanned.
         out = run_git(["ls-files", "-z", "--cached", "--others"], folder)
-        return _Listing(sorted(set(split_z(out))), 0, 0)
+        return _Listing(sorted(set(split_z(out))), [])
     out = run_git(
         ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], folder
     )
-    folders = sum(1 for path in ignored if path.endswith("/"))
-    return _Listing(sorted(set(split_z(out))), len(ignored) - folders, folders)
+    return _Listing(sorted(set(split_z(out))), _outermost(ignored))
+
+
+def _outermost(entries: list[str]) -> list[str]:
+    """Drop the entries inside a listed folder, so an ignored folder counts once.
+
+    git lists the files of a folder whose files are all ignored after the
+    folder itself.
+    """
+    kept: list[str] = []
+    inside = None
+    # Sorted, the entries under "dir/" directly follow "dir/".
+    for entry in sorted(entries):
+        if inside is not None and entry.startswith(inside):
+            continue
+        kept.append(entry)
+        inside = entry if entry.endswith("/") else None
+    return kept
 
 
 def _walk(folder: str, summary: Summary) -> Iterator[str]:
