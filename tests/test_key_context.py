@@ -100,7 +100,7 @@ def test_gateway_key_after_other_escapes(before: str, keys: KeyGen) -> None:
     assert found == [key]
 
 
-def test_whole_file_match_across_lines_does_not_hide_next() -> None:
+def test_line_crossing_match_hides_nothing() -> None:
     # Over a small file a rule runs on the whole text, where "auth:" followed
     # by a line break looks like an assignment. That match is dropped, and the
     # password on the next line must still be found.
