@@ -462,9 +462,9 @@ def _check_regex(text: str, where: str, *, ascii: bool = False) -> int:
     except regex.error as compile_error:
         # Report the position in the user's own text, without the prefix.
         error = _error_in_own_text(text, compile_error) if ascii else compile_error
-        shown = text if len(text) <= 120 else text[:117] + "..."
+        quoted = text if len(text) <= 120 else text[:117] + "..."
         raise RuleError(
-            f"{where}: invalid regex {shown!r}: {error}",
+            f"{where}: invalid regex {quoted!r}: {error}",
             "fix the pattern at the position shown; keyscan compiles it with the "
             "Python regex module, so test it with: python3 -c "
             "\"import regex; regex.compile(r'PATTERN')\"",

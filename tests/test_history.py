@@ -127,25 +127,34 @@ def test_history_renames_and_copies_report_each_path(
     assert {f["occurrences"] for f in findings} == {3}
 
 
+def _raw_commit(repo: Repo, rest: bytes) -> str:
+    """Commit the staged tree on HEAD with ``rest`` (the header lines after
+    ``parent``, a blank line and the message) written as given, and move main
+    to it. Returns the new commit's id.
+    """
+    repo.add()
+    tree = _git(repo, "write-tree")
+    parent = _git(repo, "rev-parse", "HEAD")
+    raw = f"tree {tree}\nparent {parent}\n".encode() + rest
+    commit = repo.git(
+        "hash-object", "-t", "commit", "-w", "--literally", "--stdin", input=raw
+    ).strip()
+    repo.git("update-ref", "refs/heads/main", commit)
+    return commit
+
+
 def test_history_malformed_header_and_latin1_author(
     repo: Repo, keys: KeyGen, run_keyscan: Any
 ) -> None:
     repo.write("README.md", "# tools\n")
     _commit(repo, "Initial commit", 9)
     repo.write("keys.env", f"GATEWAY_KEY={keys.gateway()}\n")
-    repo.add()
-    tree = _git(repo, "write-tree")
-    parent = _git(repo, "rev-parse", "HEAD")
-    raw = (
-        f"tree {tree}\nparent {parent}\n".encode()
-        + b"author Ren\xe9 Dupont <rene@example.invalid> 1288373970 +0200\n"
+    odd = _raw_commit(
+        repo,
+        b"author Ren\xe9 Dupont <rene@example.invalid> 1288373970 +0200\n"
         + b"committer Ren\xe9 Dupont <rene@example.invalid> 1288373970 --700\n"
-        + b"\nAdd key file\n"
+        + b"\nAdd key file\n",
     )
-    odd = repo.git(
-        "hash-object", "-t", "commit", "-w", "--literally", "--stdin", input=raw
-    ).strip()
-    repo.git("update-ref", "refs/heads/main", odd)
 
     result = _history(run_keyscan, repo)
     assert result.code == 1
@@ -164,18 +173,13 @@ def test_history_message_in_declared_encoding(
     _commit(repo, "Initial commit", 9)
     key = keys.gateway()
     repo.write("notes.txt", "résumé\n")
-    repo.add()
-    tree = _git(repo, "write-tree")
-    parent = _git(repo, "rev-parse", "HEAD")
-    raw = (
-        f"tree {tree}\nparent {parent}\n".encode()
-        + b"author Ren\xe9 <rene@example.invalid> 1288373970 +0200\n"
+    odd = _raw_commit(
+        repo,
+        b"author Ren\xe9 <rene@example.invalid> 1288373970 +0200\n"
         + b"committer Ren\xe9 <rene@example.invalid> 1288373970 +0200\n"
         + b"encoding ISO-8859-1\n"
-        + f"\nAdd r\xe9sum\xe9 key={key}\n".encode("latin-1")
+        + f"\nAdd r\xe9sum\xe9 key={key}\n".encode("latin-1"),
     )
-    odd = repo.git("hash-object", "-t", "commit", "-w", "--stdin", input=raw).strip()
-    repo.git("update-ref", "refs/heads/main", odd)
 
     result = _history(run_keyscan, repo)
     (finding,) = result.json()["findings"]

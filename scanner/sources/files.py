@@ -106,22 +106,22 @@ def iter_files(
         if os.path.islink(given):
             # A trailing slash ("link/") makes islink() False, so that form
             # scans the folder that the link points to.
-            shown = display_path(given)
+            reported = display_path(given)
             first = named_links.first_time(given)
-            if first and (spec is None or not spec.match_file(shown)):
-                summary.skip(shown, SYMLINK_REASON)
+            if first and (spec is None or not spec.match_file(reported)):
+                summary.skip(reported, SYMLINK_REASON)
             continue
         if os.path.isdir(given) and not seen.first_time(given + os.sep):
             continue  # the same folder, named again
         for full in _expand(given, summary, ignored, seen):
             if not seen.first_time(full):
                 continue
-            shown = display_path(full)
-            if spec is not None and spec.match_file(shown):
+            reported = display_path(full)
+            if spec is not None and spec.match_file(reported):
                 continue
-            data = _read(full, shown, summary, max_file_size)
+            data = _read(full, reported, summary, max_file_size)
             if data is not None:
-                yield Unit(shown, data)
+                yield Unit(reported, data)
     _note_ignored(summary, ignored, seen)
 
 
@@ -219,15 +219,15 @@ def _outermost(entries: list[str]) -> list[str]:
     git lists the files of a folder whose files are all ignored after the
     folder itself.
     """
-    kept: list[str] = []
+    outermost: list[str] = []
     inside = None
     # Sorted, the entries under "dir/" directly follow "dir/".
     for entry in sorted(entries):
         if inside is not None and entry.startswith(inside):
             continue
-        kept.append(entry)
+        outermost.append(entry)
         inside = entry if entry.endswith("/") else None
-    return kept
+    return outermost
 
 
 def _walk(folder: str, summary: Summary) -> Iterator[str]:
@@ -240,14 +240,16 @@ def _walk(folder: str, summary: Summary) -> Iterator[str]:
             yield full
 
 
-def _read(full: str, shown: str, summary: Summary, max_file_size: int) -> bytes | None:
+def _read(
+    full: str, reported: str, summary: Summary, max_file_size: int
+) -> bytes | None:
     try:
         mode = os.lstat(full).st_mode
         if stat.S_ISLNK(mode):
             return None  # the link target is scanned where it lives
         if not stat.S_ISREG(mode):
             # Reading a FIFO blocks forever and /dev/zero never ends.
-            summary.skip(shown, "not a regular file (a pipe, socket or device)")
+            summary.skip(reported, "not a regular file (a pipe, socket or device)")
             return None
         # O_NONBLOCK keeps open() from blocking if a FIFO replaced the file.
         descriptor = os.open(full, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -255,12 +257,12 @@ def _read(full: str, shown: str, summary: Summary, max_file_size: int) -> bytes 
             size = os.fstat(handle.fileno()).st_size
             if size > max_file_size:
                 summary.skip(
-                    shown, f"over the size limit ({size} > {max_file_size} bytes)"
+                    reported, f"over the size limit ({size} > {max_file_size} bytes)"
                 )
                 return None
             return handle.read(max_file_size + 1)
     except FileNotFoundError:
         return None  # deleted from the working tree since git listed it
     except OSError as error:
-        summary.skip(shown, f"unreadable: {error.strerror}")
+        summary.skip(reported, f"unreadable: {error.strerror}")
         return None
