@@ -268,7 +268,7 @@ class Engine:
         deadline = time.monotonic() + self._unit_timeout_s
         candidates: list[_Candidate] = []
         timed_out: list[str] = []
-        unescaped: str | None = None
+        texts_for_exact_rules: tuple[str, ...] | None = None
         # Exact key formats (high priority) run first, generic rules last.
         rule_indexes.sort(key=lambda i: (-self._rules[i].priority, i))
         for index in rule_indexes:
@@ -282,10 +282,13 @@ class Engine:
                 deadline = max(deadline, time.monotonic() + _GRACE_S)
             subjects: tuple[str, ...] = (text,)
             if compiled.unescaped:
-                if unescaped is None:
+                if texts_for_exact_rules is None:
+                    # Computed once per text, for the first exact rule that runs.
                     unescaped = _blank_escapes(text)
-                if unescaped != text:
-                    subjects = (text, unescaped)
+                    texts_for_exact_rules = (
+                        (text,) if unescaped == text else (text, unescaped)
+                    )
+                subjects = texts_for_exact_rules
             try:
                 offsets = _keyword_offsets(rule, found, lowered)
                 # extend keeps the candidates yielded before a timeout.
